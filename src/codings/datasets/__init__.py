@@ -1,0 +1,7 @@
+"""Embedded data sets and loaders for the user's own files."""
+
+from codings.datasets._embedded import load_demo_3d, load_digits, load_faces
+from codings.datasets._files import load_array
+from codings.datasets.scaling import SCALES, Scaling
+
+__all__ = ["SCALES", "Scaling", "load_array", "load_demo_3d", "load_digits", "load_faces"]

@@ -1,0 +1,407 @@
+"""The scikit-learn estimator: one ``AutoEncoder`` for the whole family, built by composition."""
+
+from __future__ import annotations
+
+import secrets
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+from codings.constraints.base import Constraint, check_unique
+from codings.estimators.validation import (
+    as_float_tensor_input,
+    check_choice,
+    check_features,
+    check_number,
+    check_sizes,
+    param_error,
+)
+from codings.exceptions import InvalidInputError
+from codings.nn.layers import ACTIVATIONS, INITS, build_mlp
+from codings.nn.module import AutoEncoderModule
+from codings.training.callbacks import Callback, ProgressBar
+from codings.training.loop import (
+    LR_SCHEDULES,
+    OPTIMIZERS,
+    Trainer,
+    TrainingConfig,
+    TrainingResult,
+)
+from codings.training.losses import LOSSES, reconstruction_error
+
+_OWNER = "AutoEncoder"
+_INFERENCE_BATCH = 4096
+NONFINITE_POLICIES = ("warn", "raise")
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise InvalidInputError(f"device={device!r} was requested but CUDA is not available; "
+                                "use device='cpu' or device='auto'.")
+    return torch.device(device)
+
+
+def seed_from(random_state: Any) -> int:
+    """An int seed from ``random_state`` without touching numpy's or torch's global RNG."""
+    if random_state is None:
+        return secrets.randbits(63)
+    if isinstance(random_state, np.random.RandomState):
+        return int(random_state.randint(np.iinfo(np.int32).max))
+    if isinstance(random_state, np.random.Generator):
+        return int(random_state.integers(np.iinfo(np.int64).max))
+    return int(random_state)
+
+
+class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """An autoencoder with the scikit-learn transformer API.
+
+    The network is ``n_features -> hidden_layer_sizes -> n_components`` (the encoder) and its
+    mirror (the decoder). What makes it denoising, sparse, contractive, variational or tied is
+    the ``constraints`` tuple; with no constraint, ``hidden_layer_sizes=()`` and
+    ``activation="identity"`` it finds the principal subspace of PCA.
+
+    Parameters
+    ----------
+    n_components : int, default=2
+        Size of the coding layer.
+    hidden_layer_sizes : tuple of int, default=(100,)
+        Encoder hidden layers; the decoder uses them in reverse.
+    activation : {"identity", "relu", "elu", "selu", "sigmoid", "tanh"}, default="elu"
+        Hidden-layer activation.
+    coding_activation : str or None, default=None
+        Activation of the coding layer; None means the same as ``activation``. Use
+        ``"identity"`` for linear codings and ``"sigmoid"`` for KL sparsity.
+    output_activation : str, default="identity"
+        Activation of the reconstruction (``"sigmoid"`` for data in [0, 1]). With
+        ``loss="bce"`` the decoder outputs logits and this must be "identity" or "sigmoid".
+    loss : {"mse", "bce"}, default="mse"
+        Reconstruction loss. "bce" needs data in [0, 1]; it is computed from logits.
+    constraints : tuple of Constraint, default=()
+        Applied in order, e.g. ``(Denoising(std=0.2), Sparsity(target=0.05))``.
+    init : {"auto", "he", "glorot"}, default="auto"
+        Weight initialisation; "auto" picks He for relu/elu/selu and Glorot otherwise.
+    optimizer : {"adam", "sgd", "rmsprop", "nadam"}, default="adam"
+    learning_rate : float, default=1e-3
+    momentum : float, default=0.9
+        Only used by ``optimizer="sgd"``.
+    lr_schedule : {"constant", "plateau", "cosine"}, default="constant"
+    batch_size : int or None, default=256
+        Rows per step; None means full batch. Capped at the number of rows.
+    max_iter : int, default=200
+        Number of epochs. Without early stopping, ``fit`` runs exactly this many.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the rows, stop when the validation loss has not
+        improved by ``tol`` for ``n_iter_no_change`` epochs, and restore the best weights.
+    validation_fraction : float, default=0.1
+    n_iter_no_change : int, default=10
+    tol : float, default=1e-4
+    on_nonfinite : {"warn", "raise"}, default="warn"
+        What to do when the loss becomes NaN or infinite: training always stops and restores
+        the best weights; then warn, or raise :class:`~codings.exceptions.TrainingDivergedError`.
+    device : str, default="cpu"
+        "cpu", "cuda", "cuda:N" or "auto".
+    random_state : int, RandomState or None, default=None
+        Seeds a private ``torch.Generator`` used for initialisation, shuffling and noise, so
+        two fits are bit-identical and torch's global RNG is left untouched.
+    verbose : int, default=0
+        1 shows a progress bar (one line per epoch when stderr is not a terminal).
+
+    Attributes
+    ----------
+    module_ : AutoEncoderModule
+        The trained torch module (in eval mode).
+    history_ : dict of str to list of float
+        Per-epoch values of ``loss``, ``reconstruction``, each penalty, ``lr`` and ``time``
+        (and ``val_*`` with early stopping).
+    loss_curve_ : list of float
+        ``history_["loss"]``.
+    n_iter_ : int
+        Epochs run.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Only when ``X`` had string column names.
+
+    Examples
+    --------
+    >>> from codings import AutoEncoder
+    >>> from codings.datasets import load_digits
+    >>> X = load_digits().data
+    >>> ae = AutoEncoder(n_components=2, max_iter=5, random_state=0).fit(X)
+    >>> ae.transform(X).shape
+    (1797, 2)
+    """
+
+    def __init__(self, n_components: int = 2, *, hidden_layer_sizes: Sequence[int] = (100,),
+                 activation: str = "elu", coding_activation: str | None = None,
+                 output_activation: str = "identity", loss: str = "mse",
+                 constraints: Sequence[Constraint] = (), init: str = "auto",
+                 optimizer: str = "adam", learning_rate: float = 1e-3, momentum: float = 0.9,
+                 lr_schedule: str = "constant", batch_size: int | None = 256,
+                 max_iter: int = 200, early_stopping: bool = False,
+                 validation_fraction: float = 0.1, n_iter_no_change: int = 10,
+                 tol: float = 1e-4, on_nonfinite: str = "warn", device: str = "cpu",
+                 random_state: Any = None, verbose: int = 0) -> None:
+        self.n_components = n_components
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.coding_activation = coding_activation
+        self.output_activation = output_activation
+        self.loss = loss
+        self.constraints = constraints
+        self.init = init
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.momentum = momentum
+        self.lr_schedule = lr_schedule
+        self.batch_size = batch_size
+        self.max_iter = max_iter
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.on_nonfinite = on_nonfinite
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # -- validation ------------------------------------------------------------------------
+    def _validate_params(self) -> None:
+        check_number(_OWNER, "n_components", self.n_components, integer=True, low=1)
+        check_sizes(_OWNER, "hidden_layer_sizes", self.hidden_layer_sizes)
+        for name in ("activation", "output_activation"):
+            check_choice(_OWNER, name, getattr(self, name), ACTIVATIONS)
+        if self.coding_activation is not None:
+            check_choice(_OWNER, "coding_activation", self.coding_activation, ACTIVATIONS)
+        check_choice(_OWNER, "loss", self.loss, LOSSES)
+        if self.loss == "bce" and self.output_activation not in {"identity", "sigmoid"}:
+            raise param_error(_OWNER, "output_activation",
+                              "'identity' or 'sigmoid' with loss='bce' (the decoder outputs "
+                              "logits and the sigmoid is applied for you)",
+                              self.output_activation)
+        check_choice(_OWNER, "init", self.init, INITS)
+        check_choice(_OWNER, "optimizer", self.optimizer, OPTIMIZERS)
+        check_choice(_OWNER, "lr_schedule", self.lr_schedule, LR_SCHEDULES)
+        check_choice(_OWNER, "on_nonfinite", self.on_nonfinite, NONFINITE_POLICIES)
+        check_number(_OWNER, "learning_rate", self.learning_rate, low=0, low_open=True)
+        check_number(_OWNER, "momentum", self.momentum, low=0, high=1, high_open=True)
+        if self.batch_size is not None:
+            check_number(_OWNER, "batch_size", self.batch_size, integer=True, low=1)
+        check_number(_OWNER, "max_iter", self.max_iter, integer=True, low=1)
+        check_number(_OWNER, "validation_fraction", self.validation_fraction, low=0, high=1,
+                     low_open=True, high_open=True)
+        check_number(_OWNER, "n_iter_no_change", self.n_iter_no_change, integer=True, low=1)
+        check_number(_OWNER, "tol", self.tol, low=0)
+        check_number(_OWNER, "verbose", self.verbose, integer=True, low=0)
+        if not isinstance(self.device, str):
+            raise param_error(_OWNER, "device", "a str such as 'cpu', 'cuda' or 'auto'",
+                              self.device)
+        self._constraints()
+
+    def _constraints(self) -> tuple[Constraint, ...]:
+        constraints = (self.constraints,) if isinstance(self.constraints, Constraint) \
+            else tuple(self.constraints or ())
+        for constraint in constraints:
+            if not isinstance(constraint, Constraint):
+                raise param_error(_OWNER, "constraints",
+                                  "a tuple of Constraint objects such as (Denoising(),)",
+                                  self.constraints)
+        check_unique(constraints)
+        return constraints
+
+    # -- building --------------------------------------------------------------------------
+    def _build_module(self, n_features: int, generator: torch.Generator,
+                      seed: int) -> AutoEncoderModule:
+        coding_activation = self.coding_activation or self.activation
+        # With BCE the decoder emits logits; the sigmoid is applied in inverse_transform.
+        output_activation = "identity" if self.loss == "bce" else self.output_activation
+        # nn.Linear draws its default init from the global RNG: fork it so the user's stream
+        # is untouched, then re-initialise from our own generator.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            encoder, decoder = build_mlp(n_features, check_sizes(
+                _OWNER, "hidden_layer_sizes", self.hidden_layer_sizes), self.n_components,
+                self.activation, coding_activation, output_activation, self.init, generator)
+            module = AutoEncoderModule(encoder, decoder, self._constraints(), generator)
+        return module
+
+    def _warn_if_identity_possible(self, n_features: int) -> None:
+        if self.n_components >= n_features and not self._constraints():
+            warnings.warn(
+                f"n_components={self.n_components} is not smaller than the number of features "
+                f"({n_features}) and no constraint is set: the autoencoder can learn to copy "
+                "its input without finding structure. Use fewer components, or add a "
+                "Denoising or Sparsity constraint.", UserWarning, stacklevel=3)
+
+    def _training_config(self) -> TrainingConfig:
+        return TrainingConfig(
+            loss=self.loss, optimizer=self.optimizer, learning_rate=float(self.learning_rate),
+            momentum=float(self.momentum), lr_schedule=self.lr_schedule,
+            batch_size=self.batch_size, max_iter=int(self.max_iter),
+            early_stopping=bool(self.early_stopping),
+            validation_fraction=float(self.validation_fraction),
+            n_iter_no_change=int(self.n_iter_no_change), tol=float(self.tol),
+            on_nonfinite=self.on_nonfinite)
+
+    # -- fitting ---------------------------------------------------------------------------
+    def fit(self, X: Any, y: Any = None, *, callbacks: Sequence[Callback] = ()) -> AutoEncoder:
+        """Train the autoencoder on ``X`` (``y`` is ignored).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : ignored
+        callbacks : sequence of Callback, optional
+            Extra per-epoch hooks (a progress bar is added when ``verbose`` is set).
+
+        Returns
+        -------
+        self : AutoEncoder
+        """
+        self._validate_params()
+        X = check_features(self, X, reset=True)
+        if X.shape[0] < 2 and self.early_stopping:
+            raise InvalidInputError("early_stopping needs at least 2 samples (n_samples=1): "
+                                    "one to train on and one to validate.")
+        self._warn_if_identity_possible(X.shape[1])
+        device = resolve_device(self.device)
+        seed = seed_from(self.random_state)
+        generator = torch.Generator().manual_seed(seed)
+        module = self._build_module(X.shape[1], generator, seed).to(device)
+        data = torch.from_numpy(as_float_tensor_input(X)).to(device)
+        all_callbacks = list(callbacks)
+        if self.verbose:
+            all_callbacks.append(ProgressBar())
+        trainer = Trainer(module, self._training_config(), generator, all_callbacks)
+        self._set_fitted(module, trainer.fit(data))
+        return self
+
+    def _set_fitted(self, module: AutoEncoderModule, result: TrainingResult) -> None:
+        self.module_ = module.eval()
+        self.history_ = result.history
+        self.loss_curve_ = list(result.history.get("loss", []))
+        self.n_iter_ = result.n_iter
+        self.stop_reason_ = result.stop_reason
+
+    # -- inference -------------------------------------------------------------------------
+    def _tensor(self, X: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(as_float_tensor_input(X)).to(self._module_device())
+
+    def _module_device(self) -> torch.device:
+        return next(self.module_.parameters()).device
+
+    @torch.inference_mode()
+    def _map_batches(self, X: np.ndarray, function: Any) -> np.ndarray:
+        """Apply ``function`` to float32 tensor batches of ``X``; numpy in X's dtype out."""
+        self.module_.eval()
+        parts = [function(self._tensor(X[start:start + _INFERENCE_BATCH])).cpu().numpy()
+                 for start in range(0, max(X.shape[0], 1), _INFERENCE_BATCH)]
+        return np.concatenate(parts).astype(X.dtype, copy=False)
+
+    def _decode_output(self, x_hat: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(x_hat) if self.loss == "bce" else x_hat
+
+    def transform(self, X: Any) -> np.ndarray:
+        """Codings of ``X``: the mean coding for variational models, so it is deterministic.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        Z : ndarray of shape (n_samples, n_components), in X's float dtype
+        """
+        check_is_fitted(self)
+        X = check_features(self, X, reset=False)
+        return self._map_batches(X, lambda x: self.module_.encode(x).z)
+
+    def inverse_transform(self, X: Any) -> np.ndarray:
+        """Decode codings back to the input space (probabilities when ``loss="bce"``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_components)
+
+        Returns
+        -------
+        X_hat : ndarray of shape (n_samples, n_features_in_)
+        """
+        check_is_fitted(self)
+        Z = self._check_codings(X)
+        return self._map_batches(Z, lambda z: self._decode_output(self.module_.decode(z)))
+
+    def _check_codings(self, Z: Any) -> np.ndarray:
+        from sklearn.utils import check_array
+
+        try:
+            Z = check_array(Z, dtype=[np.float64, np.float32])
+        except ValueError as exc:
+            raise InvalidInputError(f"Invalid codings for inverse_transform: {exc}") from exc
+        if Z.shape[1] != self.n_components:
+            raise InvalidInputError(
+                f"inverse_transform expects codings with {self.n_components} columns "
+                f"(n_components), got an array of shape {Z.shape}.")
+        if not np.isfinite(Z).all():
+            raise InvalidInputError("The codings passed to inverse_transform contain NaN or "
+                                    "infinity.")
+        return Z
+
+    def reconstruct(self, X: Any) -> np.ndarray:
+        """``inverse_transform(transform(X))`` in one pass, without a round trip to numpy."""
+        check_is_fitted(self)
+        X = check_features(self, X, reset=False)
+        return self._map_batches(
+            X, lambda x: self._decode_output(self.module_.decode(self.module_.encode(x).z)))
+
+    def reconstruction_error(self, X: Any) -> np.ndarray:
+        """Per-sample reconstruction error (mean over features, as the training loss).
+
+        Returns
+        -------
+        error : ndarray of shape (n_samples,)
+        """
+        check_is_fitted(self)
+        X = check_features(self, X, reset=False)
+
+        def error(x: torch.Tensor) -> torch.Tensor:
+            x_hat = self.module_.decode(self.module_.encode(x).z)
+            return reconstruction_error(x_hat, x, self.loss, "mean")
+
+        return self._map_batches(X, error)
+
+    def score_samples(self, X: Any) -> np.ndarray:
+        """Per-sample score, higher for typical samples: minus the reconstruction error.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,)
+        """
+        return -self.reconstruction_error(X)
+
+    def score(self, X: Any, y: Any = None) -> float:
+        """Mean of :meth:`score_samples`, so that greater is better (for model selection)."""
+        return float(np.mean(self.score_samples(X)))
+
+    @property
+    def _n_features_out(self) -> int:
+        return int(self.n_components)
+
+    # -- persistence -----------------------------------------------------------------------
+    def save(self, path: Any) -> None:
+        """Write the fitted model to ``path`` (one safetensors file; see :func:`codings.load`)."""
+        from codings.estimators.persistence import save_model
+
+        save_model(self, path)
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        tags.non_deterministic = False
+        return tags

@@ -1,0 +1,224 @@
+"""The training loop: one place, no per-sample work, one host sync per epoch.
+
+In-memory data is one contiguous tensor; each epoch draws a permutation from the run's own
+``torch.Generator`` and slices it into batches, so there is no ``Dataset.__getitem__`` per
+sample and no ``loss.item()`` per step: loss terms are summed on the device and read once per
+epoch.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from codings.exceptions import TrainingDivergedError
+from codings.nn.module import AutoEncoderModule, Output
+from codings.training.callbacks import Callback
+from codings.training.losses import reconstruction_error
+
+OPTIMIZERS = ("adam", "sgd", "rmsprop", "nadam")
+LR_SCHEDULES = ("constant", "plateau", "cosine")
+
+
+class TrainingDivergedWarning(UserWarning):
+    """The loss became non-finite; training stopped and the best weights were restored."""
+
+
+@dataclass
+class TrainingConfig:
+    """Everything the loop needs besides the module and the data (validated upstream)."""
+
+    loss: str = "mse"
+    optimizer: str = "adam"
+    learning_rate: float = 1e-3
+    momentum: float = 0.9
+    lr_schedule: str = "constant"
+    batch_size: int | None = 256
+    max_iter: int = 200
+    early_stopping: bool = False
+    validation_fraction: float = 0.1
+    n_iter_no_change: int = 10
+    tol: float = 1e-4
+    on_nonfinite: str = "warn"
+
+
+@dataclass
+class TrainingResult:
+    history: dict[str, list[float]]
+    n_iter: int
+    best_epoch: int
+    stop_reason: str  # "max_iter", "early_stopping" or "diverged"
+    diverged_epoch: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def make_optimizer(params: Any, config: TrainingConfig) -> torch.optim.Optimizer:
+    lr = config.learning_rate
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=config.momentum)
+    if config.optimizer == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr)
+    if config.optimizer == "nadam":
+        return torch.optim.NAdam(params, lr=lr)
+    return torch.optim.Adam(params, lr=lr)
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, config: TrainingConfig) -> Any:
+    if config.lr_schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(config.max_iter, 1))
+    if config.lr_schedule == "plateau":
+        patience = max(config.n_iter_no_change // 2, 1)
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5,
+                                                          patience=patience)
+    return None
+
+
+def reconstruction_reduction(module: AutoEncoderModule) -> str:
+    for constraint in getattr(module, "constraints", ()):
+        reduction = getattr(constraint, "reconstruction_reduction", None)
+        if reduction is not None:
+            return str(reduction)
+    return "mean"
+
+
+def loss_terms(out: Output, loss: str, reduction: str) -> dict[str, Tensor]:
+    """Batch-mean reconstruction loss plus every named penalty; ``"loss"`` is their sum."""
+    terms = {"reconstruction": reconstruction_error(out.x_hat, out.x, loss, reduction).mean()}
+    terms.update(out.penalties)
+    terms["loss"] = torch.stack(list(terms.values())).sum()
+    return terms
+
+
+def split_validation(n: int, fraction: float, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+    perm = torch.randperm(n, generator=generator)
+    n_val = min(max(1, round(n * fraction)), n - 1)
+    return perm[n_val:], perm[:n_val]
+
+
+@torch.no_grad()
+def evaluate(module: AutoEncoderModule, x: Tensor, loss: str, batch_size: int) -> dict[str, float]:
+    """Mean loss terms over ``x`` in eval mode (no corruption, deterministic codings)."""
+    was_training = module.training
+    module.eval()
+    reduction = reconstruction_reduction(module)
+    totals: dict[str, Tensor] = {}
+    for start in range(0, x.shape[0], batch_size):
+        xb = x[start:start + batch_size]
+        for name, value in loss_terms(module(xb), loss, reduction).items():
+            totals[name] = totals.get(name, 0) + value * xb.shape[0]
+    module.train(was_training)
+    return {name: (value / x.shape[0]).item() for name, value in totals.items()}
+
+
+class Trainer:
+    """Fits an :class:`AutoEncoderModule` to an in-memory tensor."""
+
+    def __init__(self, module: AutoEncoderModule, config: TrainingConfig,
+                 generator: torch.Generator, callbacks: Sequence[Callback] = (),
+                 parameters: Sequence[nn.Parameter] | None = None) -> None:
+        self.module = module
+        self.config = config
+        self.generator = generator
+        self.callbacks = list(callbacks)
+        params = list(parameters) if parameters is not None else list(module.parameters())
+        self.optimizer = make_optimizer(params, config)
+        self.scheduler = make_scheduler(self.optimizer, config)
+        self.reduction = reconstruction_reduction(module)
+
+    def run_epoch(self, x: Tensor, batch_size: int) -> dict[str, float]:
+        """One pass over ``x`` in a fresh random order; returns sample-weighted mean terms."""
+        module, optimizer = self.module, self.optimizer
+        module.train()
+        n = x.shape[0]
+        perm = torch.randperm(n, generator=self.generator).to(x.device)
+        totals: dict[str, Tensor] = {}
+        for start in range(0, n, batch_size):
+            xb = x.index_select(0, perm[start:start + batch_size])
+            terms = loss_terms(module(xb), self.config.loss, self.reduction)
+            optimizer.zero_grad(set_to_none=True)
+            terms["loss"].backward()
+            optimizer.step()
+            for name, value in terms.items():
+                weighted = value.detach() * xb.shape[0]
+                totals[name] = totals[name] + weighted if name in totals else weighted
+        # One host sync per epoch, for all terms at once.
+        values = torch.stack(list(totals.values())).div_(n).tolist()
+        return dict(zip(totals, values, strict=True))
+
+    def fit(self, x: Tensor) -> TrainingResult:
+        config = self.config
+        x_val: Tensor | None = None
+        if config.early_stopping:
+            train_idx, val_idx = split_validation(x.shape[0], config.validation_fraction,
+                                                  self.generator)
+            x, x_val = x[train_idx.to(x.device)], x[val_idx.to(x.device)]
+        batch_size = min(config.batch_size or x.shape[0], x.shape[0])
+        history: dict[str, list[float]] = {}
+        best_loss, best_epoch, no_change = math.inf, -1, 0
+        best_state = copy.deepcopy(self.module.state_dict())
+        stop_reason, diverged_epoch = "max_iter", None
+        for callback in self.callbacks:
+            callback.on_train_begin(config.max_iter)
+        epoch = -1
+        for epoch in range(config.max_iter):
+            started = time.perf_counter()
+            logs = self.run_epoch(x, batch_size)
+            if x_val is not None:
+                val = evaluate(self.module, x_val, config.loss, batch_size)
+                logs.update({f"val_{name}": value for name, value in val.items()})
+            logs["lr"] = self.optimizer.param_groups[0]["lr"]
+            logs["time"] = time.perf_counter() - started
+            for name, value in logs.items():
+                history.setdefault(name, []).append(value)
+            monitored = logs["val_loss"] if x_val is not None else logs["loss"]
+            if not all(math.isfinite(v) for v in logs.values()):
+                stop_reason, diverged_epoch = "diverged", epoch
+                break
+            if monitored < best_loss - config.tol:
+                no_change = 0
+            else:
+                no_change += 1
+            if monitored < best_loss:
+                best_loss, best_epoch = monitored, epoch
+                best_state = copy.deepcopy(self.module.state_dict())
+            self._step_scheduler(monitored)
+            for callback in self.callbacks:
+                callback.on_epoch_end(epoch, logs)
+            if config.early_stopping and no_change >= config.n_iter_no_change:
+                stop_reason = "early_stopping"
+                break
+        if stop_reason in {"diverged", "early_stopping"}:
+            self.module.load_state_dict(best_state)
+        self.module.eval()
+        result = TrainingResult(history, n_iter=epoch + 1, best_epoch=best_epoch,
+                                stop_reason=stop_reason, diverged_epoch=diverged_epoch)
+        for callback in self.callbacks:
+            callback.on_train_end({"stop_reason": stop_reason, "n_iter": result.n_iter})
+        if diverged_epoch is not None:
+            self._report_divergence(diverged_epoch, best_epoch)
+        return result
+
+    def _step_scheduler(self, monitored: float) -> None:
+        if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            self.scheduler.step(monitored)
+        elif self.scheduler is not None:
+            self.scheduler.step()
+
+    def _report_divergence(self, epoch: int, best_epoch: int) -> None:
+        restored = (f"the weights of epoch {best_epoch + 1} (the best) were restored"
+                    if best_epoch >= 0 else "the initial weights were restored")
+        message = (f"The training loss became NaN or infinite at epoch {epoch + 1}; {restored}. "
+                   f"Lower the learning rate (now {self.config.learning_rate:g}), scale the "
+                   "inputs (for example with StandardScaler), or use loss='bce' only for data "
+                   "in [0, 1].")
+        if self.config.on_nonfinite == "raise":
+            raise TrainingDivergedError(message)
+        warnings.warn(message, TrainingDivergedWarning, stacklevel=4)
