@@ -1,0 +1,173 @@
+"""How close a linear autoencoder is to PCA: subspace angles, reconstruction error, variance.
+
+An undercomplete autoencoder with an affine decoder ``x_hat = W z + b`` and an MSE loss is
+minimised exactly when ``span(W)`` is the span of PCA's top-``k`` components (Baldi & Hornik,
+1989). :func:`compare_with_pca` measures how far a fitted model is from that optimum.
+
+Only models whose decoder is affine are accepted. A nonlinear decoder maps the codings onto a
+curved ``k``-dimensional surface whose linear span can be the whole input space, so "the
+decoder's subspace" and its angles to PCA's are not defined. Fitting PCA to the
+reconstructions instead would measure how flat that surface is, not whether the model found
+PCA's subspace, so that variant is deliberately not offered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from scipy.linalg import orth, subspace_angles
+from sklearn.decomposition import PCA
+from sklearn.utils.validation import check_is_fitted
+from torch import nn
+
+from codings.estimators.autoencoder import AutoEncoder
+from codings.estimators.validation import check_features
+from codings.exceptions import InvalidInputError
+from codings.nn.layers import linear_layers
+
+# Modules that keep a decoder affine; anything else (an activation, a custom layer) does not.
+_AFFINE_MODULES = (nn.Linear, nn.Identity, nn.Sequential)
+
+
+@dataclass(frozen=True)
+class PCAComparison:
+    """A fitted linear autoencoder against PCA with the same number of components.
+
+    Attributes
+    ----------
+    principal_angles_deg : tuple of float, length k
+        Principal angles in degrees between the decoder's column space and the span of PCA's
+        top-``k`` components, ascending.
+    mse : float
+        The autoencoder's reconstruction MSE on ``X`` (mean over all entries).
+    pca_mse : float
+        PCA(k)'s reconstruction MSE on the same ``X``.
+    explained_variance_ratio : tuple of float, length k
+        Fraction of the total variance of ``X`` captured by each principal axis of the
+        decoder's column space (the orthogonal projection of centred ``X`` onto it), descending.
+    pca_explained_variance_ratio : tuple of float, length k
+        ``PCA(k).explained_variance_ratio_`` on ``X``.
+    """
+
+    principal_angles_deg: tuple[float, ...]
+    mse: float
+    pca_mse: float
+    explained_variance_ratio: tuple[float, ...]
+    pca_explained_variance_ratio: tuple[float, ...]
+
+    @property
+    def max_angle_deg(self) -> float:
+        """The largest principal angle in degrees (0 when the subspaces coincide)."""
+        return max(self.principal_angles_deg)
+
+    @property
+    def mse_ratio(self) -> float:
+        """``mse / pca_mse``: 1 at the PCA optimum (``inf`` when PCA reconstructs exactly)."""
+        return self.mse / self.pca_mse if self.pca_mse > 0 else float("inf")
+
+
+def decoder_weight(autoencoder: AutoEncoder) -> np.ndarray:
+    """The linear part ``W`` of an affine decoder ``x_hat = W z + b``, in float64.
+
+    Parameters
+    ----------
+    autoencoder : AutoEncoder
+        A fitted model whose decoder is made of ``nn.Linear`` layers only (stacked linear
+        layers are multiplied together) and whose loss is not ``"bce"``.
+
+    Returns
+    -------
+    W : ndarray of shape (n_features, n_components)
+
+    Raises
+    ------
+    InvalidInputError
+        If the decoder is not affine.
+    """
+    check_is_fitted(autoencoder)
+    decoder = autoencoder.module_.decoder
+    others = sorted({type(m).__name__ for m in decoder.modules()
+                     if not isinstance(m, _AFFINE_MODULES)})
+    if autoencoder.loss == "bce":
+        others.append("sigmoid applied to the output (loss='bce')")
+    if others:
+        raise InvalidInputError(
+            "compare_with_pca needs an autoencoder whose decoder is affine (for example "
+            "hidden_layer_sizes=(), activation='identity', loss='mse'); this decoder contains "
+            f"{', '.join(others)}. A nonlinear decoder maps the codings onto a curved surface, "
+            "not a subspace, so angles to PCA's subspace would be meaningless.")
+    weight = torch.eye(autoencoder.n_components, dtype=torch.float64)
+    with torch.no_grad():
+        for layer in linear_layers(decoder):
+            weight = layer.weight.detach().cpu().double() @ weight
+    return weight.numpy()
+
+
+def compare_with_pca(autoencoder: AutoEncoder, X: Any) -> PCAComparison:
+    """Compare a fitted linear autoencoder with ``PCA(n_components)`` fitted on ``X``.
+
+    Parameters
+    ----------
+    autoencoder : AutoEncoder
+        A fitted model with an affine decoder (see :func:`decoder_weight`). The encoder may be
+        anything: the angles and explained variance depend on the decoder only, the MSE on
+        both.
+    X : array-like of shape (n_samples, n_features)
+        The data to compare on; PCA is fitted on it (pass the training set for the optimum,
+        a test set to see how both generalise).
+
+    Returns
+    -------
+    comparison : PCAComparison
+
+    Raises
+    ------
+    InvalidInputError
+        If the decoder is not affine, ``X`` does not match the model, or ``X`` has fewer
+        samples or features than ``n_components``.
+
+    Examples
+    --------
+    >>> from codings import AutoEncoder
+    >>> from codings.datasets import load_demo_3d
+    >>> from codings.diagnostics import compare_with_pca
+    >>> X = load_demo_3d().train
+    >>> ae = AutoEncoder(n_components=2, hidden_layer_sizes=(), activation="identity",
+    ...                  learning_rate=0.01, max_iter=1000, batch_size=None,
+    ...                  random_state=0).fit(X)
+    >>> result = compare_with_pca(ae, X)
+    >>> bool(result.max_angle_deg < 1 and result.mse_ratio < 1.01)
+    True
+    """
+    weight = decoder_weight(autoencoder)
+    data = check_features(autoencoder, X, reset=False).astype(np.float64)
+    k = weight.shape[1]
+    if k > min(data.shape):
+        raise InvalidInputError(
+            f"compare_with_pca needs at least n_components={k} samples and features to fit "
+            f"PCA({k}); X has shape {data.shape}.")
+    pca = PCA(n_components=k).fit(data)
+    pca_mse = float(np.mean((pca.inverse_transform(pca.transform(data)) - data) ** 2))
+    mse = float(np.mean((autoencoder.reconstruct(X).astype(np.float64) - data) ** 2))
+    angles = np.degrees(subspace_angles(weight, pca.components_.T))[::-1]
+    return PCAComparison(
+        principal_angles_deg=tuple(float(a) for a in angles), mse=mse, pca_mse=pca_mse,
+        explained_variance_ratio=_captured_variance_ratio(data, weight),
+        pca_explained_variance_ratio=tuple(float(r) for r in pca.explained_variance_ratio_))
+
+
+def _captured_variance_ratio(data: np.ndarray, weight: np.ndarray) -> tuple[float, ...]:
+    """Variance of centred ``data`` along the principal axes of ``span(weight)``, over total.
+
+    The axes inside the subspace are chosen by an SVD of the projected data, so the result
+    does not depend on which basis of the subspace the decoder happens to use; for PCA's own
+    subspace it equals ``explained_variance_ratio_``. A rank-deficient decoder gives fewer
+    than ``k`` entries.
+    """
+    centred = data - data.mean(axis=0)
+    singular = np.linalg.svd(centred @ orth(weight), compute_uv=False)
+    total = float(np.sum(centred**2))
+    return tuple(float(s) for s in singular**2 / total)
