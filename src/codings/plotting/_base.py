@@ -1,0 +1,106 @@
+"""Shared plotting helpers: a pyplot-free Figure, image checks and an atomic PNG writer."""
+
+from __future__ import annotations
+
+import math
+import os
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from codings.exceptions import InvalidInputError
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+
+def new_figure(width: float, height: float, *, layout: str | None = "constrained") -> Figure:
+    """A Figure that pyplot never sees: no GUI backend, no global state, nothing to close."""
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), layout=layout)
+
+
+def as_samples(X: Any, name: str) -> np.ndarray:
+    """``X`` as a float64 array with one sample per row (images are flattened)."""
+    arr = np.asarray(X, dtype=np.float64)
+    if arr.ndim < 2 or arr.shape[0] == 0:
+        raise InvalidInputError(f"{name} must hold samples in rows, shape (n_samples, "
+                                f"n_features); got an array of shape {arr.shape}.")
+    return arr.reshape(arr.shape[0], -1)
+
+
+def check_image_shape(image_shape: Sequence[int], n_features: int) -> tuple[int, ...]:
+    """Validate ``(height, width)`` or ``(height, width, channels)`` against the sample size."""
+    shape = tuple(int(s) for s in image_shape)
+    if len(shape) not in (2, 3) or (len(shape) == 3 and shape[-1] not in (1, 3, 4)):
+        raise InvalidInputError(f"image_shape must be (height, width) or (height, width, "
+                                f"channels) with 1, 3 or 4 channels; got {shape}.")
+    if math.prod(shape) != n_features:
+        raise InvalidInputError(f"image_shape={shape} holds {math.prod(shape)} values, but each "
+                                f"sample has {n_features} features.")
+    return shape
+
+
+def to_image(row: np.ndarray, shape: tuple[int, ...], low: float, high: float) -> np.ndarray:
+    """One sample as an image; colour images are rescaled to [0, 1] as imshow requires."""
+    image = row.reshape(shape)
+    if image.ndim == 3 and image.shape[-1] == 1:
+        return image[..., 0]
+    if image.ndim == 3:
+        return np.clip((image - low) / (high - low or 1.0), 0.0, 1.0)
+    return image
+
+
+def show_image(ax: Axes, image: np.ndarray, low: float, high: float,
+               cmap: str = "gray") -> None:
+    """Draw ``image`` without ticks; grey images share the colour range ``[low, high]``."""
+    if image.ndim == 2:
+        ax.imshow(image, cmap=cmap, vmin=low, vmax=high, interpolation="nearest")
+    else:
+        ax.imshow(image, interpolation="nearest")
+    ax.set_axis_off()
+
+
+def grid_axes(fig: Figure, n: int, n_cols: int) -> list[Axes]:
+    """``n`` axes in rows of ``n_cols``; the unused cells of the last row are removed."""
+    n_rows = math.ceil(n / n_cols)
+    axes = list(np.atleast_1d(fig.subplots(n_rows, n_cols, squeeze=False)).ravel())
+    for ax in axes[n:]:
+        ax.remove()
+    return axes[:n]
+
+
+def save_figure(fig: Figure, path: str | os.PathLike[str], *, dpi: int = 100) -> Path:
+    """Write ``fig`` as a PNG atomically: a temporary file in the same folder, then a rename.
+
+    A reader never sees half a file, and an interrupted run leaves the old PNG in place.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+    path : path-like
+        Destination; must end in ``.png``. Its folder must exist.
+    dpi : int, default=100
+
+    Returns
+    -------
+    path : Path
+    """
+    target = Path(path)
+    if target.suffix.lower() != ".png":
+        raise InvalidInputError(f"save_figure writes PNG files; {target} does not end in .png.")
+    # A name we open with "x" (not mkstemp) so the file gets the user's umask, not mode 0600.
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        with open(tmp, "xb") as handle:
+            fig.savefig(handle, format="png", dpi=dpi)
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return target
