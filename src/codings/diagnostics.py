@@ -28,8 +28,9 @@ from codings.estimators.validation import check_features
 from codings.exceptions import InvalidInputError
 from codings.nn.layers import linear_layers
 
-# Modules that keep a decoder affine; anything else (an activation, a custom layer) does not.
-_AFFINE_MODULES = (nn.Linear, nn.Identity, nn.Sequential)
+# Layers that keep a decoder affine; anything else (an activation, a custom layer) does not.
+# Submodules of an nn.Linear (e.g. a weight parametrization for tied weights) are not checked.
+_AFFINE_LAYERS = (nn.Linear, nn.Identity)
 
 
 @dataclass(frozen=True)
@@ -40,16 +41,17 @@ class PCAComparison:
     ----------
     principal_angles_deg : tuple of float, length k
         Principal angles in degrees between the decoder's column space and the span of PCA's
-        top-``k`` components, ascending.
+        ``k`` components, ascending (fewer than k if the decoder weight is rank-deficient).
     mse : float
         The autoencoder's reconstruction MSE on ``X`` (mean over all entries).
     pca_mse : float
-        PCA(k)'s reconstruction MSE on the same ``X``.
+        PCA's reconstruction MSE on the same ``X``.
     explained_variance_ratio : tuple of float, length k
         Fraction of the total variance of ``X`` captured by each principal axis of the
         decoder's column space (the orthogonal projection of centred ``X`` onto it), descending.
     pca_explained_variance_ratio : tuple of float, length k
-        ``PCA(k).explained_variance_ratio_`` on ``X``.
+        The same for PCA's components: ``PCA(k).explained_variance_ratio_`` when PCA was
+        fitted on ``X``.
     """
 
     principal_angles_deg: tuple[float, ...]
@@ -89,8 +91,7 @@ def decoder_weight(autoencoder: AutoEncoder) -> np.ndarray:
     """
     check_is_fitted(autoencoder)
     decoder = autoencoder.module_.decoder
-    others = sorted({type(m).__name__ for m in decoder.modules()
-                     if not isinstance(m, _AFFINE_MODULES)})
+    others = sorted(_non_affine_layers(decoder))
     if autoencoder.loss == "bce":
         others.append("sigmoid applied to the output (loss='bce')")
     if others:
@@ -106,8 +107,17 @@ def decoder_weight(autoencoder: AutoEncoder) -> np.ndarray:
     return weight.numpy()
 
 
-def compare_with_pca(autoencoder: AutoEncoder, X: Any) -> PCAComparison:
-    """Compare a fitted linear autoencoder with ``PCA(n_components)`` fitted on ``X``.
+def _non_affine_layers(module: nn.Module) -> set[str]:
+    if isinstance(module, _AFFINE_LAYERS):
+        return set()
+    if isinstance(module, nn.Sequential):
+        return set().union(*(_non_affine_layers(child) for child in module.children()))
+    return {type(module).__name__}
+
+
+def compare_with_pca(autoencoder: AutoEncoder, X: Any, *, pca: PCA | None = None,
+                     ) -> PCAComparison:
+    """Compare a fitted linear autoencoder with PCA on ``X``.
 
     Parameters
     ----------
@@ -116,18 +126,24 @@ def compare_with_pca(autoencoder: AutoEncoder, X: Any) -> PCAComparison:
         anything: the angles and explained variance depend on the decoder only, the MSE on
         both.
     X : array-like of shape (n_samples, n_features)
-        The data to compare on; PCA is fitted on it (pass the training set for the optimum,
-        a test set to see how both generalise).
+        The data to compare on.
+    pca : sklearn.decomposition.PCA, optional
+        A fitted PCA with ``n_components`` components to compare against, e.g. one fitted on
+        the training set when ``X`` is a test set. By default ``PCA(n_components)`` is fitted
+        on ``X`` itself, which gives the optimum on ``X``; on held-out data that is an
+        oracle no model trained elsewhere can match.
 
     Returns
     -------
     comparison : PCAComparison
+        Variance ratios are of ``X``'s variance (centred on ``X``'s mean) for both models.
 
     Raises
     ------
     InvalidInputError
-        If the decoder is not affine, ``X`` does not match the model, or ``X`` has fewer
-        samples or features than ``n_components``.
+        If the decoder is not affine, ``X`` does not match the model or is constant, ``pca``
+        has a different shape, or ``X`` has fewer samples or features than ``n_components``
+        (without ``pca``).
 
     Examples
     --------
@@ -144,28 +160,44 @@ def compare_with_pca(autoencoder: AutoEncoder, X: Any) -> PCAComparison:
     """
     weight = decoder_weight(autoencoder)
     data = check_features(autoencoder, X, reset=False).astype(np.float64)
-    k = weight.shape[1]
-    if k > min(data.shape):
-        raise InvalidInputError(
-            f"compare_with_pca needs at least n_components={k} samples and features to fit "
-            f"PCA({k}); X has shape {data.shape}.")
-    pca = PCA(n_components=k).fit(data)
+    pca = _reference_pca(pca, data, weight.shape[1])
     pca_mse = float(np.mean((pca.inverse_transform(pca.transform(data)) - data) ** 2))
     mse = float(np.mean((autoencoder.reconstruct(X).astype(np.float64) - data) ** 2))
-    angles = np.degrees(subspace_angles(weight, pca.components_.T))[::-1]
+    components = pca.components_.T.astype(np.float64)
+    angles = np.degrees(subspace_angles(weight, components))[::-1]
     return PCAComparison(
         principal_angles_deg=tuple(float(a) for a in angles), mse=mse, pca_mse=pca_mse,
         explained_variance_ratio=_captured_variance_ratio(data, weight),
-        pca_explained_variance_ratio=tuple(float(r) for r in pca.explained_variance_ratio_))
+        pca_explained_variance_ratio=_captured_variance_ratio(data, components))
+
+
+def _reference_pca(pca: PCA | None, data: np.ndarray, k: int) -> PCA:
+    """``pca`` checked against the model and ``data``, or ``PCA(k)`` fitted on ``data``."""
+    if pca is None and k > min(data.shape):
+        raise InvalidInputError(
+            f"compare_with_pca needs at least n_components={k} samples and features to "
+            f"fit PCA({k}); X has shape {data.shape}.")
+    if not np.ptp(data, axis=0).any():
+        raise InvalidInputError("compare_with_pca needs X with some variance; every column "
+                                "of X is constant.")
+    if pca is None:
+        return PCA(n_components=k).fit(data)
+    check_is_fitted(pca)
+    if pca.components_.shape != (k, data.shape[1]):
+        raise InvalidInputError(
+            f"The pca passed to compare_with_pca must have {k} components over "
+            f"{data.shape[1]} features (the autoencoder's n_components and X's features); "
+            f"its components_ have shape {pca.components_.shape}.")
+    return pca
 
 
 def _captured_variance_ratio(data: np.ndarray, weight: np.ndarray) -> tuple[float, ...]:
     """Variance of centred ``data`` along the principal axes of ``span(weight)``, over total.
 
     The axes inside the subspace are chosen by an SVD of the projected data, so the result
-    does not depend on which basis of the subspace the decoder happens to use; for PCA's own
-    subspace it equals ``explained_variance_ratio_``. A rank-deficient decoder gives fewer
-    than ``k`` entries.
+    does not depend on which basis of the subspace the decoder happens to use; for the
+    components of a PCA fitted on ``data`` it equals its ``explained_variance_ratio_``. A
+    rank-deficient decoder gives fewer than ``k`` entries.
     """
     centred = data - data.mean(axis=0)
     singular = np.linalg.svd(centred @ orth(weight), compute_uv=False)

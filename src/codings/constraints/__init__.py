@@ -2,12 +2,20 @@
 
 from codings.constraints.base import (
     Constraint,
-    check_unique,
+    check_compatible,
     constraint_class,
     constraint_from_dict,
     parse_constraint,
     registered_constraints,
 )
+from codings.constraints.contractive import Contractive
+from codings.constraints.denoising import Denoising
+from codings.constraints.sparsity import Sparsity
+from codings.constraints.tied import TiedWeights
+from codings.constraints.variational import Variational
+from codings.constraints.weight_decay import WeightDecay
+from codings.constraints.winner_take_all import WinnerTakeAll
 
-__all__ = ["Constraint", "check_unique", "constraint_class", "constraint_from_dict",
-           "parse_constraint", "registered_constraints"]
+__all__ = ["Constraint", "Contractive", "Denoising", "Sparsity", "TiedWeights", "Variational",
+           "WeightDecay", "WinnerTakeAll", "check_compatible", "constraint_class",
+           "constraint_from_dict", "parse_constraint", "registered_constraints"]

@@ -40,6 +40,11 @@ class Constraint:
     #: "mean" averages the reconstruction loss over features (MSE as in the chapter);
     #: "sum" sums it (a variational model's negative log-likelihood in nats per sample).
     reconstruction_reduction: ClassVar[str | None] = None
+    #: Constraints whose ``build`` reshapes the network (variational heads) run before those
+    #: that read its shape (tied weights): lower first, then in the order given.
+    build_order: ClassVar[int] = 10
+    #: name of another constraint -> why the two cannot be combined.
+    incompatible: ClassVar[dict[str, str]] = {}
 
     def __init_subclass__(cls, name: str | None = None, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -132,11 +137,17 @@ def parse_constraint(text: str) -> Constraint:
     return constraint_from_dict(spec)
 
 
-def check_unique(constraints: tuple[Constraint, ...]) -> None:
-    """Refuse two constraints of the same kind: their effects would silently stack."""
+def check_compatible(constraints: tuple[Constraint, ...]) -> None:
+    """Refuse duplicates and pairs that make no sense, naming both and the reason."""
     seen: set[str] = set()
     for constraint in constraints:
         if constraint.name in seen:
             raise InvalidInputError(f"The constraint {constraint.name!r} is given twice; "
                                     "give it once with the combined settings.")
         seen.add(constraint.name)
+    for first in constraints:
+        for second in constraints:
+            reason = first.incompatible.get(second.name)
+            if reason:
+                raise InvalidInputError(f"{type(first).__name__} cannot be combined with "
+                                        f"{type(second).__name__}: {reason}")

@@ -10,10 +10,13 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from codings.constraints.base import Constraint, check_unique
+from codings.constraints.base import Constraint, check_compatible
+from codings.estimators._building import ARCHITECTURES, build_module, resolve_image_shape
+from codings.estimators._generative import GenerativeMixin
 from codings.estimators.validation import (
     as_float_tensor_input,
     check_choice,
@@ -23,7 +26,7 @@ from codings.estimators.validation import (
     param_error,
 )
 from codings.exceptions import InvalidInputError
-from codings.nn.layers import ACTIVATIONS, INITS, build_mlp
+from codings.nn.layers import ACTIVATIONS, INITS
 from codings.nn.module import AutoEncoderModule
 from codings.training.callbacks import Callback, ProgressBar
 from codings.training.loop import (
@@ -61,7 +64,8 @@ def seed_from(random_state: Any) -> int:
     return int(random_state)
 
 
-class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class AutoEncoder(GenerativeMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
+                  BaseEstimator):
     """An autoencoder with the scikit-learn transformer API.
 
     The network is ``n_features -> hidden_layer_sizes -> n_components`` (the encoder) and its
@@ -87,6 +91,16 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         Reconstruction loss. "bce" needs data in [0, 1]; it is computed from logits.
     constraints : tuple of Constraint, default=()
         Applied in order, e.g. ``(Denoising(std=0.2), Sparsity(target=0.05))``.
+    architecture : {"mlp", "conv"}, default="mlp"
+        "conv": strided 3x3 convolutions (``hidden_layer_sizes`` are their channel counts)
+        and a mirrored transposed-convolution decoder, for images given as
+        (n, channels, height, width), (n, height, width), or flat with ``image_shape``.
+    image_shape : tuple of int, optional
+        (channels, height, width) or (height, width) of flat image inputs.
+    encoder, decoder : torch.nn.Module, optional
+        Your own modules instead of the built-in architecture (``decoder(encoder(x))`` must
+        have x's shape); constraints still apply. ``fit`` trains fresh copies. Saved files
+        keep the weights and class names; ``load`` asks for instances of the same classes.
     init : {"auto", "he", "glorot"}, default="auto"
         Weight initialisation; "auto" picks He for relu/elu/selu and Glorot otherwise.
     optimizer : {"adam", "sgd", "rmsprop", "nadam"}, default="adam"
@@ -143,7 +157,9 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     def __init__(self, n_components: int = 2, *, hidden_layer_sizes: Sequence[int] = (100,),
                  activation: str = "elu", coding_activation: str | None = None,
                  output_activation: str = "identity", loss: str = "mse",
-                 constraints: Sequence[Constraint] = (), init: str = "auto",
+                 constraints: Sequence[Constraint] = (), architecture: str = "mlp",
+                 image_shape: Sequence[int] | None = None, encoder: nn.Module | None = None,
+                 decoder: nn.Module | None = None, init: str = "auto",
                  optimizer: str = "adam", learning_rate: float = 1e-3, momentum: float = 0.9,
                  lr_schedule: str = "constant", batch_size: int | None = 256,
                  max_iter: int = 200, early_stopping: bool = False,
@@ -157,6 +173,10 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         self.output_activation = output_activation
         self.loss = loss
         self.constraints = constraints
+        self.architecture = architecture
+        self.image_shape = image_shape
+        self.encoder = encoder
+        self.decoder = decoder
         self.init = init
         self.optimizer = optimizer
         self.learning_rate = learning_rate
@@ -187,6 +207,11 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
                               "'identity' or 'sigmoid' with loss='bce' (the decoder outputs "
                               "logits and the sigmoid is applied for you)",
                               self.output_activation)
+        check_choice(_OWNER, "architecture", self.architecture, ARCHITECTURES)
+        if (self.encoder is None) != (self.decoder is None) or not all(
+                m is None or isinstance(m, nn.Module) for m in (self.encoder, self.decoder)):
+            raise param_error(_OWNER, "encoder", "given together with decoder, both torch "
+                              "nn.Module instances", (self.encoder, self.decoder))
         check_choice(_OWNER, "init", self.init, INITS)
         check_choice(_OWNER, "optimizer", self.optimizer, OPTIMIZERS)
         check_choice(_OWNER, "lr_schedule", self.lr_schedule, LR_SCHEDULES)
@@ -214,24 +239,46 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
                 raise param_error(_OWNER, "constraints",
                                   "a tuple of Constraint objects such as (Denoising(),)",
                                   self.constraints)
-        check_unique(constraints)
+        check_compatible(constraints)
         return constraints
 
     # -- building --------------------------------------------------------------------------
     def _build_module(self, n_features: int, generator: torch.Generator,
                       seed: int) -> AutoEncoderModule:
-        coding_activation = self.coding_activation or self.activation
-        # With BCE the decoder emits logits; the sigmoid is applied in inverse_transform.
-        output_activation = "identity" if self.loss == "bce" else self.output_activation
-        # nn.Linear draws its default init from the global RNG: fork it so the user's stream
-        # is untouched, then re-initialise from our own generator.
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            encoder, decoder = build_mlp(n_features, check_sizes(
-                _OWNER, "hidden_layer_sizes", self.hidden_layer_sizes), self.n_components,
-                self.activation, coding_activation, output_activation, self.init, generator)
-            module = AutoEncoderModule(encoder, decoder, self._constraints(), generator)
-        return module
+        params = self.get_params(deep=False)
+        params["hidden_layer_sizes"] = check_sizes(_OWNER, "hidden_layer_sizes",
+                                                   self.hidden_layer_sizes)
+        image_shape = None
+        if self.architecture == "conv" and self.encoder is None:
+            image_shape = resolve_image_shape(self.image_shape, self._sample_shape(),
+                                              n_features)
+        return build_module(params, n_features, image_shape, self._constraints(), generator,
+                            seed)
+
+    def _sample_shape(self) -> tuple[int, ...] | None:
+        shape = getattr(self, "input_shape_", None)
+        return tuple(shape) if shape is not None and len(shape) > 1 else None
+
+    def _check_X(self, X: Any, *, reset: bool) -> np.ndarray:
+        """Validate X; images (n, C, H, W) or (n, H, W) are flattened for a conv model."""
+        shape = getattr(X, "shape", None)
+        images_ok = self.architecture == "conv" or self.encoder is not None
+        if shape is not None and len(shape) > 2 and images_ok:
+            if reset:
+                self.input_shape_ = tuple(int(s) for s in shape[1:])
+            elif tuple(shape[1:]) != tuple(getattr(self, "input_shape_", shape[1:])):
+                raise InvalidInputError(
+                    f"X has images of shape {tuple(shape[1:])}, but the model was fitted on "
+                    f"images of shape {self.input_shape_}.")
+            X = np.asarray(X).reshape(shape[0], -1)
+        elif shape is not None and len(shape) > 2:
+            raise InvalidInputError(
+                f"Found array with dim {len(shape)} (shape {tuple(shape)}); the MLP expects "
+                "2-D input (n_samples, n_features). Flatten it with X.reshape(len(X), -1), or "
+                "use architecture='conv' for images.")
+        elif reset:
+            self.input_shape_ = None
+        return check_features(self, X, reset=reset)
 
     def _warn_if_identity_possible(self, n_features: int) -> None:
         if self.n_components >= n_features and not self._constraints():
@@ -278,7 +325,7 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         self : AutoEncoder
         """
         self._validate_params()
-        X = check_features(self, X, reset=True)
+        X = self._check_X(X, reset=True)
         if X.shape[0] < 2 and self.early_stopping:
             raise InvalidInputError("early_stopping needs at least 2 samples (n_samples=1): "
                                     "one to train on and one to validate.")
@@ -344,7 +391,7 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         Z : ndarray of shape (n_samples, n_components), in X's float dtype
         """
         check_is_fitted(self)
-        X = check_features(self, X, reset=False)
+        X = self._check_X(X, reset=False)
         return self._map_batches(X, lambda m, x: m.encode(x).z)
 
     def inverse_transform(self, X: Any) -> np.ndarray:
@@ -357,10 +404,16 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         Returns
         -------
         X_hat : ndarray of shape (n_samples, n_features_in_)
+            Or (n_samples, *image_shape) for a model fitted on image arrays.
         """
         check_is_fitted(self)
         Z = self._check_codings(X)
-        return self._map_batches(Z, lambda m, z: self._decode_output(m.decode(z)))
+        X_hat = self._map_batches(Z, lambda m, z: self._decode_output(m.decode(z)))
+        return self._as_input_shape(X_hat)
+
+    def _as_input_shape(self, X_flat: np.ndarray) -> np.ndarray:
+        shape = getattr(self, "input_shape_", None)
+        return X_flat.reshape(len(X_flat), *shape) if shape else X_flat
 
     def _check_codings(self, Z: Any) -> np.ndarray:
         from sklearn.utils import check_array
@@ -381,8 +434,9 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     def reconstruct(self, X: Any) -> np.ndarray:
         """``inverse_transform(transform(X))`` in one pass, without a round trip to numpy."""
         check_is_fitted(self)
-        X = check_features(self, X, reset=False)
-        return self._map_batches(X, lambda m, x: self._decode_output(m.decode(m.encode(x).z)))
+        X = self._check_X(X, reset=False)
+        X_hat = self._map_batches(X, lambda m, x: self._decode_output(m.decode(m.encode(x).z)))
+        return self._as_input_shape(X_hat)
 
     def reconstruction_error(self, X: Any) -> np.ndarray:
         """Per-sample reconstruction error (mean over features, as the training loss).
@@ -392,7 +446,7 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         error : ndarray of shape (n_samples,)
         """
         check_is_fitted(self)
-        X = check_features(self, X, reset=False)
+        X = self._check_X(X, reset=False)
 
         def error(module: AutoEncoderModule, x: torch.Tensor) -> torch.Tensor:
             x_hat = module.decode(module.encode(x).z)
@@ -401,12 +455,18 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         return self._map_batches(X, error)
 
     def score_samples(self, X: Any) -> np.ndarray:
-        """Per-sample score, higher for typical samples: minus the reconstruction error.
+        """Per-sample score, higher for typical samples.
+
+        Minus the reconstruction error; for a variational model, the ELBO in nats
+        (:meth:`elbo`, deterministic; :meth:`log_likelihood` gives a tighter estimate).
 
         Returns
         -------
         scores : ndarray of shape (n_samples,)
         """
+        check_is_fitted(self)
+        if self._variational() is not None:
+            return self.elbo(X)
         return -self.reconstruction_error(X)
 
     def score(self, X: Any, y: Any = None) -> float:

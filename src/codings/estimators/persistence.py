@@ -22,6 +22,7 @@ import torch
 from codings._version import __version__
 from codings.constraints.base import constraint_from_dict
 from codings.datasets.scaling import Scaling
+from codings.estimators._building import module_class_name
 from codings.exceptions import CodingsError, ModelFileError
 
 FORMAT_VERSION = 1
@@ -82,6 +83,10 @@ def estimator_params(estimator: Any) -> dict[str, Any]:
     if not (params.get("random_state") is None or isinstance(params["random_state"], int)):
         params["random_state"] = None  # a RandomState object has no stable JSON form
     params["constraints"] = [c.to_dict() for c in estimator._constraints()]
+    # A user's module is code, which a model file never stores: keep its class name so
+    # load() can ask for an instance of the same class.
+    for name in ("encoder", "decoder"):
+        params[name] = module_class_name(params.get(name))
     return {k: _jsonable(v) for k, v in params.items()}
 
 
@@ -158,8 +163,16 @@ def _check_header(path: Path, header: dict[str, Any], tensors: dict[str, torch.T
                              "recorded when it was saved.")
 
 
-def load(path: str | os.PathLike[str]) -> Any:
+def load(path: str | os.PathLike[str], *, encoder: torch.nn.Module | None = None,
+         decoder: torch.nn.Module | None = None) -> Any:
     """Load a model saved with ``save``; never unpickles.
+
+    Parameters
+    ----------
+    path : path-like
+    encoder, decoder : torch.nn.Module, optional
+        For a model built on your own modules: instances of the same classes (their
+        weights are replaced by the saved ones). Code is never read from the file.
 
     Raises
     ------
@@ -176,8 +189,9 @@ def load(path: str | os.PathLike[str]) -> Any:
     cls = classes.get(header.get("estimator", ""))
     if cls is None:
         raise ModelFileError(f"{p} holds an unknown estimator {header.get('estimator')!r}.")
+    modules = _custom_modules(p, header, encoder, decoder)
     try:
-        estimator = _rebuild(cls, header, tensors)
+        estimator = _rebuild(cls, header, tensors, modules)
     except CodingsError as exc:
         raise ModelFileError(f"Cannot rebuild the model in {p}: {exc}") from exc
     except (RuntimeError, KeyError, TypeError, ValueError) as exc:
@@ -187,14 +201,35 @@ def load(path: str | os.PathLike[str]) -> Any:
     return estimator
 
 
-def _rebuild(cls: type, header: dict[str, Any], tensors: dict[str, torch.Tensor]) -> Any:
+def _custom_modules(path: Path, header: dict[str, Any], encoder: torch.nn.Module | None,
+                    decoder: torch.nn.Module | None) -> dict[str, torch.nn.Module | None]:
+    modules = {"encoder": encoder, "decoder": decoder}
+    for name, given in modules.items():
+        expected = header["params"].get(name)
+        if expected is None and given is not None:
+            raise ModelFileError(f"{path} uses the built-in architecture; do not pass {name}=.")
+        if expected is not None and module_class_name(given) != expected:
+            raise ModelFileError(
+                f"{path} was built on a custom {name} of class {expected}; pass "
+                f"{name}=<an instance of {expected.rsplit('.', 1)[-1]}> to load() "
+                f"(got {module_class_name(given)}). Model files never store code.")
+    return modules
+
+
+def _rebuild(cls: type, header: dict[str, Any], tensors: dict[str, torch.Tensor],
+             modules: dict[str, torch.nn.Module | None]) -> Any:
     params = dict(header["params"])
+    params.update(modules)
+    if params.get("image_shape") is not None:
+        params["image_shape"] = tuple(params["image_shape"])
     params["constraints"] = tuple(constraint_from_dict(c) for c in params.get("constraints", []))
     if "hidden_layer_sizes" in params:
         params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
     estimator = cls(**params)
     estimator._validate_params()
     n_features = int(header["n_features_in"])
+    shape = header.get("input_shape")
+    estimator.input_shape_ = tuple(shape) if shape is not None else None
     module = estimator._build_module(n_features, torch.Generator().manual_seed(0), 0)
     state = {k: v for k, v in tensors.items() if not k.startswith(_PREPROCESSING_PREFIX)}
     module.load_state_dict(state, strict=True)
@@ -202,8 +237,6 @@ def _rebuild(cls: type, header: dict[str, Any], tensors: dict[str, torch.Tensor]
     estimator.n_features_in_ = n_features
     if header.get("feature_names_in"):
         estimator.feature_names_in_ = np.asarray(header["feature_names_in"], dtype=object)
-    if header.get("input_shape") is not None:
-        estimator.input_shape_ = tuple(header["input_shape"])
     estimator.history_ = {k: list(v) for k, v in header.get("history", {}).items()}
     estimator.loss_curve_ = list(estimator.history_.get("loss", []))
     estimator.n_iter_ = int(header.get("n_iter", len(estimator.loss_curve_)))

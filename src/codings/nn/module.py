@@ -68,7 +68,8 @@ class AutoEncoderModule(nn.Module):
         self.decoder = decoder
         self.constraints = tuple(constraints)
         self.generator = generator
-        for constraint in self.constraints:
+        ordered = sorted(self.constraints, key=lambda c: getattr(c, "build_order", 10))
+        for constraint in ordered:
             constraint.build(self, self.constraints)
 
     def encode(self, x: Tensor) -> Output:

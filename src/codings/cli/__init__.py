@@ -1,0 +1,80 @@
+"""The ``codings`` command line: ``fit``, ``encode``, ``reconstruct`` and ``decode``.
+
+Exit codes: 0 success, 1 training failed (the loss diverged with ``--on-nonfinite raise``),
+2 bad input (a usage error, a missing or unreadable file, an invalid parameter), each with a
+one-line ``codings: error:`` message on stderr and no traceback. Commands import torch,
+scikit-learn and matplotlib only when they run, so ``--help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from codings.cli.parser import UsageError, build_parser
+from codings.exceptions import CodingsError, TrainingDivergedError
+
+__all__ = ["main"]
+
+# command -> (module under codings.cli, function); imported on demand.
+_COMMANDS = {"fit": ("fit", "fit"), "encode": ("apply", "encode"),
+             "reconstruct": ("apply", "reconstruct"), "decode": ("apply", "decode")}
+
+
+def _one_line(message: object) -> str:
+    return " ".join(str(message).split())
+
+
+def _fail(message: object, code: int) -> int:
+    print(f"codings: error: {_one_line(message)}", file=sys.stderr)
+    return code
+
+
+@contextmanager
+def _one_line_warnings() -> Iterator[None]:
+    """Show warnings as ``codings: warning: ...`` instead of file:line and source code."""
+
+    def show(message: Any, category: Any, filename: str, lineno: int, file: Any = None,
+             line: Any = None) -> None:
+        print(f"codings: warning: {_one_line(message)}", file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        yield
+
+
+def _run(command: str, args: Any) -> int:
+    module_name, function = _COMMANDS[command]
+    module = importlib.import_module(f"codings.cli.{module_name}")
+    with _one_line_warnings():
+        return int(getattr(module, function)(args))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line and return its exit code (``sys.argv[1:]`` when ``argv`` is None)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except UsageError as exc:
+        # Unknown options are reported by the top parser: point at the subcommand's help.
+        prog = f"codings {argv[0]}" if exc.prog == "codings" and argv[:1] and \
+            argv[0] in _COMMANDS else exc.prog
+        return _fail(f"{exc} (see '{prog} --help')", 2)
+    except SystemExit as exc:  # --help and --version print, then exit 0
+        return exc.code if isinstance(exc.code, int) else 0
+    args.argv = argv
+    try:
+        return _run(args.command, args)
+    except TrainingDivergedError as exc:
+        return _fail(exc, 1)
+    except CodingsError as exc:
+        return _fail(exc, 2)
+    except OSError as exc:  # unwritable output, a full disk, a permission problem
+        where = f": {exc.filename}" if exc.filename else ""
+        return _fail(f"{exc.strerror or exc}{where}", 2)
+    except KeyboardInterrupt:
+        return _fail("interrupted", 130)

@@ -1,0 +1,54 @@
+"""Files the commands write: arrays as .npy or .csv, JSON and text, all atomically."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from codings.estimators.persistence import atomic_write_bytes
+from codings.exceptions import InvalidInputError
+
+OUTPUT_SUFFIXES = (".npy", ".csv")
+
+
+def check_output(path: str) -> Path:
+    """Refuse an output path before any work is done: wrong type, a folder, no parent folder."""
+    target = Path(path)
+    if target.suffix.lower() not in OUTPUT_SUFFIXES:
+        raise InvalidInputError(f"Cannot write {target}: unsupported output type "
+                                f"{target.suffix or '(none)'!r}; use .npy or .csv.")
+    if target.is_dir():
+        raise InvalidInputError(f"Cannot write {target}: it is a directory.")
+    if not target.parent.is_dir():
+        raise InvalidInputError(f"Cannot write {target}: the folder {target.parent} does not "
+                                "exist.")
+    return target
+
+
+def write_array(path: Path, array: np.ndarray, columns: Sequence[str] | None = None) -> None:
+    """Save ``array`` as .npy (shape kept) or .csv (one sample per row, optional header)."""
+    if path.suffix.lower() == ".npy":
+        buffer = io.BytesIO()
+        np.save(buffer, array, allow_pickle=False)
+        atomic_write_bytes(path, buffer.getvalue())
+        return
+    text = io.StringIO()
+    # %.9g and %.17g are the shortest formats that read back to the same float32 / float64.
+    fmt = "%.9g" if array.dtype == np.float32 else "%.17g"
+    np.savetxt(text, array.reshape(array.shape[0], -1), delimiter=",", fmt=fmt,
+               header=",".join(columns) if columns else "", comments="")
+    atomic_write_bytes(path, text.getvalue().encode())
+
+
+def write_json(path: Path, document: Any) -> None:
+    atomic_write_bytes(path, (json.dumps(document, indent=2) + "\n").encode())
+
+
+def finite_or_none(values: Sequence[float]) -> list[float | None]:
+    """JSON has no NaN or infinity: a diverged epoch's values become null."""
+    return [float(v) if np.isfinite(v) else None for v in values]

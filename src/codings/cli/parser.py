@@ -1,0 +1,224 @@
+"""The argument parser: subcommands, estimator flags generated from one table, examples.
+
+This module imports only the standard library, so ``codings --help`` does not load torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+DATASETS = ("digits", "demo-3d", "faces")
+# Kept equal to codings.datasets.SCALES by a test; importing it here would load scikit-learn.
+SCALES = ("auto", "standard", "minmax", "none")
+
+
+class UsageError(Exception):
+    """A command line that argparse rejected; ``main`` prints it on one line, exit code 2."""
+
+    def __init__(self, message: str, prog: str) -> None:
+        super().__init__(message)
+        self.prog = prog
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, raising instead of printing the usage block and exiting."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message, self.prog)
+
+
+def parse_sizes(text: str) -> tuple[int, ...]:
+    """``"300,150"`` -> ``(300, 150)``; ``""`` -> ``()`` (no hidden layer)."""
+    parts = [part.strip() for part in text.split(",") if part.strip()]
+    try:
+        sizes = tuple(int(part) for part in parts)
+    except ValueError:
+        sizes = (0,)
+    if any(size < 1 for size in sizes):
+        raise argparse.ArgumentTypeError(
+            f"expected positive ints separated by commas such as '300,150' ('' for no hidden "
+            f"layer), got {text!r}")
+    return sizes
+
+
+def parse_batch_size(text: str) -> int | None:
+    """A positive int, or ``"full"`` for full-batch training (``batch_size=None``)."""
+    if text.strip().lower() == "full":
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive int or 'full', got {text!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class Flag:
+    """One ``AutoEncoder`` parameter exposed as ``--kebab-case``.
+
+    ``default`` and ``choices`` are only shown in ``--help`` (the estimator applies its own
+    defaults and validates); a test keeps them equal to the estimator's.
+    """
+
+    name: str
+    type: Callable[[str], Any] | None  # None: a --flag / --no-flag switch
+    default: Any
+    help: str
+    choices: tuple[str, ...] = ()
+
+    @property
+    def option(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
+ACTIVATION_CHOICES = ("identity", "relu", "elu", "selu", "sigmoid", "tanh")
+
+ESTIMATOR_FLAGS = (
+    Flag("n_components", int, 2, "size of the coding layer"),
+    Flag("hidden_layer_sizes", parse_sizes, (100,),
+         "encoder hidden layers, e.g. '300,150'; '' for none (the decoder mirrors them)"),
+    Flag("activation", str, "elu", "hidden-layer activation", ACTIVATION_CHOICES),
+    Flag("coding_activation", str, None, "coding-layer activation; default: --activation",
+         ACTIVATION_CHOICES),
+    Flag("output_activation", str, "identity",
+         "activation of the reconstruction ('sigmoid' for data in [0, 1])", ACTIVATION_CHOICES),
+    Flag("loss", str, "mse", "reconstruction loss ('bce' needs data in [0, 1])",
+         ("mse", "bce")),
+    Flag("init", str, "auto", "weight initialisation", ("auto", "he", "glorot")),
+    Flag("optimizer", str, "adam", "optimizer", ("adam", "sgd", "rmsprop", "nadam")),
+    Flag("learning_rate", float, 1e-3, "step size"),
+    Flag("momentum", float, 0.9, "momentum of --optimizer sgd"),
+    Flag("lr_schedule", str, "constant", "learning-rate schedule",
+         ("constant", "plateau", "cosine")),
+    Flag("batch_size", parse_batch_size, 256, "rows per step, or 'full'"),
+    Flag("max_iter", int, 200, "number of epochs"),
+    Flag("early_stopping", None, False,
+         "hold out --validation-fraction of the rows; stop when its loss stops improving"),
+    Flag("validation_fraction", float, 0.1, "share of rows held out by --early-stopping"),
+    Flag("n_iter_no_change", int, 10, "epochs without improvement before stopping"),
+    Flag("tol", float, 1e-4, "smallest improvement that counts"),
+    Flag("on_nonfinite", str, "warn",
+         "on a NaN loss: keep the best weights and warn, or raise (exit code 1)",
+         ("warn", "raise")),
+    Flag("device", str, "cpu", "'cpu', 'cuda', 'cuda:N' or 'auto'"),
+    Flag("random_state", int, None, "seed, for a reproducible run"),
+)
+
+
+def _default_text(flag: Flag) -> str:
+    if flag.default is None:
+        return "none"
+    if isinstance(flag.default, tuple):
+        return ",".join(str(size) for size in flag.default)
+    return str(flag.default)
+
+
+def _add_estimator_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "estimator", "AutoEncoder parameters (see help(codings.AutoEncoder)); unset flags keep "
+        "the estimator's defaults")
+    for flag in ESTIMATOR_FLAGS:
+        help_text = f"{flag.help} (default: {_default_text(flag)})"
+        if flag.type is None:
+            group.add_argument(flag.option, dest=flag.name, default=argparse.SUPPRESS,
+                               action=argparse.BooleanOptionalAction, help=help_text)
+            continue
+        metavar = "{" + ",".join(flag.choices) + "}" if flag.choices else flag.name.upper()
+        group.add_argument(flag.option, dest=flag.name, type=flag.type, metavar=metavar,
+                           default=argparse.SUPPRESS, help=help_text)
+
+
+def estimator_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """The estimator parameters given on the command line (unset flags are absent)."""
+    return {flag.name: getattr(args, flag.name) for flag in ESTIMATOR_FLAGS
+            if hasattr(args, flag.name)}
+
+
+FIT_EXAMPLES = """\
+examples:
+  codings fit --max-iter 50
+      digits (8x8 images), 2-D codings, 50 epochs; writes runs/digits-<time>/
+  codings fit --data faces --n-components 32 --hidden-layer-sizes 256 --name faces32
+  codings fit --data train.npz --key x_train --scale minmax --output-activation sigmoid \\
+      --constraint denoising:std=0.2 --early-stopping
+  codings fit --data table.csv --hidden-layer-sizes "" --activation identity
+
+The run folder holds model.safetensors, history.csv/.json, params.json, loss.png,
+reconstructions.png and codings.png. Use the model with encode, reconstruct and decode.
+"""
+
+APPLY_EXAMPLES = {
+    "encode": """\
+example:
+  codings encode runs/digits-20240101-120000/model.safetensors data.npy -o codings.csv --header
+""",
+    "reconstruct": """\
+example:
+  codings reconstruct runs/digits-20240101-120000/model.safetensors data.csv -o rec.npy
+
+Inputs are scaled as during fit and outputs are returned to the original scale. A .npy
+output keeps the input's per-sample shape (images stay images).
+""",
+    "decode": """\
+example:
+  codings decode runs/digits-20240101-120000/model.safetensors codings.npy -o decoded.csv
+""",
+}
+
+
+def _add_fit(commands: Any) -> None:
+    fit = commands.add_parser(
+        "fit", help="train an autoencoder and write a run folder", epilog=FIT_EXAMPLES,
+        description="Train an AutoEncoder on an embedded data set or a file, then save the "
+                    "model, its history and figures in a new run folder.",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    fit.add_argument("--data", default="digits", metavar="{digits,demo-3d,faces,PATH}",
+                     help="an embedded data set or a .npy, .npz or .csv file (default: digits)")
+    fit.add_argument("--key", help="array name inside a .npz file")
+    fit.add_argument("--scale", choices=SCALES, default="auto",
+                     help="input scaling, stored in the model: auto = uint8 to [0, 1], "
+                          "anything else standardised (demo-3d is already) (default: auto)")
+    fit.add_argument("--name", help="run folder name (default: <data>-<YYYYmmdd-HHMMSS>)")
+    fit.add_argument("--runs-dir", default="runs", help="parent of run folders (default: runs)")
+    _add_estimator_flags(fit)
+    fit.add_argument("--constraint", action="append", default=[],
+                     metavar="NAME[:KEY=VALUE,...]",
+                     help="add a constraint, e.g. sparsity:kind=kl,target=0.1 (repeatable; "
+                          "applied in order)")
+    fit.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+
+
+def _add_apply(commands: Any, name: str, help_text: str, data: str, data_help: str) -> None:
+    command = commands.add_parser(name, help=help_text, description=help_text[0].upper()
+                                  + help_text[1:] + ".", epilog=APPLY_EXAMPLES[name],
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    command.add_argument("model", metavar="MODEL", help="a model file written by codings fit")
+    command.add_argument("data", metavar=data, help=data_help)
+    command.add_argument("-o", "--output", required=True, metavar="OUT",
+                         help="output file: .npy or .csv")
+    command.add_argument("--key", help="array name inside a .npz input")
+    command.add_argument("--header", action="store_true",
+                         help="write a header row of column names in a .csv output")
+
+
+def build_parser() -> Parser:
+    """The ``codings`` parser with its subcommands."""
+    from codings._version import __version__
+
+    parser = Parser(prog="codings", description="Train and use autoencoders.",
+                    epilog="Run 'codings COMMAND --help' for a command's options and examples.")
+    parser.add_argument("--version", action="version", version=f"codings {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    _add_fit(commands)
+    _add_apply(commands, "encode", "write the codings of data", "DATA",
+               "a .npy, .npz or .csv file")
+    _add_apply(commands, "reconstruct", "write the reconstructions of data", "DATA",
+               "a .npy, .npz or .csv file")
+    _add_apply(commands, "decode", "decode codings back to the data space", "CODINGS",
+               "codings in a .npy, .npz or .csv file")
+    return parser

@@ -1,0 +1,85 @@
+"""Turn an estimator's parameters into an :class:`AutoEncoderModule`."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from codings.constraints.base import Constraint
+from codings.exceptions import InvalidInputError
+from codings.nn.conv import build_conv
+from codings.nn.layers import build_mlp
+from codings.nn.module import AutoEncoderModule
+
+ARCHITECTURES = ("mlp", "conv")
+
+
+def resolve_image_shape(image_shape: Any, sample_shape: tuple[int, ...] | None,
+                        n_features: int) -> tuple[int, int, int]:
+    """``(channels, height, width)`` for a conv model, from the parameter or the input."""
+    if image_shape is None and sample_shape is not None and len(sample_shape) in (2, 3):
+        image_shape = sample_shape
+    if image_shape is None:
+        raise InvalidInputError(
+            "architecture='conv' needs images: pass X of shape (n, channels, height, width) "
+            "or (n, height, width), or flat X with image_shape=(channels, height, width).")
+    shape = tuple(int(s) for s in image_shape)
+    if len(shape) == 2:
+        shape = (1, *shape)
+    if len(shape) != 3 or int(np.prod(shape)) != n_features:
+        raise InvalidInputError(
+            f"image_shape={tuple(image_shape)} does not fit inputs with {n_features} "
+            "features per sample; give (channels, height, width) whose product is the "
+            "number of features.")
+    return shape[0], shape[1], shape[2]
+
+
+def _reset(module: nn.Module) -> nn.Module:
+    """A fresh copy of a user's module with re-drawn parameters (fit never mutates theirs)."""
+    fresh = copy.deepcopy(module)
+    for sub in fresh.modules():
+        if hasattr(sub, "reset_parameters"):
+            sub.reset_parameters()
+    return fresh
+
+
+def build_module(params: dict[str, Any], n_features: int, image_shape: tuple[int, ...] | None,
+                 constraints: Sequence[Constraint], generator: torch.Generator,
+                 seed: int) -> AutoEncoderModule:
+    """Build encoder, decoder and constraints from validated estimator parameters.
+
+    torch's default initialisers draw from the global RNG: construction runs inside a forked
+    RNG seeded from ``seed``, so the user's random stream is untouched and the result is
+    reproducible; the built-in layers are then re-initialised from ``generator``.
+    """
+    coding_activation = params["coding_activation"] or params["activation"]
+    # With BCE the decoder emits logits; the sigmoid is applied when decoding for the user.
+    output_activation = "identity" if params["loss"] == "bce" else params["output_activation"]
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        if params["encoder"] is not None:
+            encoder, decoder = _reset(params["encoder"]), _reset(params["decoder"])
+        elif params["architecture"] == "conv":
+            assert image_shape is not None
+            encoder, decoder = build_conv(
+                image_shape, tuple(params["hidden_layer_sizes"]) or (32,),
+                params["n_components"], params["activation"], coding_activation,
+                output_activation, params["init"], generator)
+        else:
+            encoder, decoder = build_mlp(
+                n_features, tuple(params["hidden_layer_sizes"]), params["n_components"],
+                params["activation"], coding_activation, output_activation, params["init"],
+                generator)
+        return AutoEncoderModule(encoder, decoder, tuple(constraints), generator)
+
+
+def module_class_name(module: nn.Module | None) -> str | None:
+    if module is None:
+        return None
+    cls = type(module)
+    return f"{cls.__module__}.{cls.__qualname__}"

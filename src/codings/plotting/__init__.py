@@ -1,0 +1,14 @@
+"""Figures for autoencoders: loss curves, reconstructions, codings, features, samples.
+
+Every function builds a :class:`matplotlib.figure.Figure` directly (never pyplot), so plotting
+works headless and leaves no global state; matplotlib is imported only when a function runs.
+Save with :func:`save_figure`, or display a figure in a notebook by evaluating it.
+"""
+
+from codings.plotting._base import save_figure
+from codings.plotting.curves import plot_loss_curve
+from codings.plotting.images import plot_features, plot_images, plot_reconstructions
+from codings.plotting.latent import plot_codings_2d
+
+__all__ = ["plot_codings_2d", "plot_features", "plot_images", "plot_loss_curve",
+           "plot_reconstructions", "save_figure"]
