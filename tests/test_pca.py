@@ -15,7 +15,7 @@ from sklearn.decomposition import PCA
 from sklearn.exceptions import NotFittedError
 from sklearn.preprocessing import StandardScaler
 
-from codings import AutoEncoder, InvalidInputError
+from codings import AutoEncoder, InvalidInputError, TiedWeights
 from codings.datasets import load_demo_3d
 from codings.diagnostics import PCAComparison, compare_with_pca, decoder_weight
 
@@ -90,13 +90,21 @@ def test_digits_linear_autoencoder_matches_pca8(digits: np.ndarray) -> None:
     assert np.median(result.principal_angles_deg) < 1.0
 
 
-def test_decoder_weight_is_the_jacobian_of_a_deep_linear_decoder(
-        small_data: np.ndarray) -> None:
-    ae = linear_ae(2, hidden_layer_sizes=(4,), max_iter=5).fit(small_data)
+@pytest.mark.parametrize("params", [dict(hidden_layer_sizes=(4,)),
+                                    dict(constraints=(TiedWeights(),))],
+                         ids=["deep-linear", "tied"])
+def test_decoder_weight_is_the_decoders_jacobian(small_data: np.ndarray, params: dict) -> None:
+    ae = linear_ae(2, max_iter=5, **params).fit(small_data)
     bias = ae.inverse_transform(np.zeros((1, 2)))
     jacobian = (ae.inverse_transform(np.eye(2)) - bias).T
     np.testing.assert_allclose(decoder_weight(ae), jacobian, rtol=1e-4, atol=1e-5)
     assert len(compare_with_pca(ae, small_data).principal_angles_deg) == 2
+
+
+def test_tied_linear_autoencoder_also_reaches_pca(demo: tuple) -> None:
+    result = compare_with_pca(linear_ae(constraints=(TiedWeights(),)).fit(demo[0]), demo[0])
+    assert result.mse_ratio < 1.01
+    assert result.max_angle_deg < 1.0
 
 
 def test_nonlinear_encoder_with_affine_decoder_is_accepted(small_data: np.ndarray) -> None:

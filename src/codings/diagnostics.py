@@ -26,11 +26,12 @@ from torch import nn
 from codings.estimators.autoencoder import AutoEncoder
 from codings.estimators.validation import check_features
 from codings.exceptions import InvalidInputError
-from codings.nn.layers import linear_layers
+from codings.nn.tied import TiedLinear
 
-# Layers that keep a decoder affine; anything else (an activation, a custom layer) does not.
-# Submodules of an nn.Linear (e.g. a weight parametrization for tied weights) are not checked.
-_AFFINE_LAYERS = (nn.Linear, nn.Identity)
+# Layers ``y = x W^T + b`` (TiedLinear: TiedWeights' decoder layer). A decoder made of these,
+# nn.Identity and nn.Sequential is affine; any other module (an activation, a custom layer)
+# makes it count as nonlinear. Submodules of these layers (weight parametrizations) are fine.
+_LINEAR_LAYERS = (nn.Linear, TiedLinear)
 
 
 @dataclass(frozen=True)
@@ -77,8 +78,9 @@ def decoder_weight(autoencoder: AutoEncoder) -> np.ndarray:
     Parameters
     ----------
     autoencoder : AutoEncoder
-        A fitted model whose decoder is made of ``nn.Linear`` layers only (stacked linear
-        layers are multiplied together) and whose loss is not ``"bce"``.
+        A fitted model whose decoder is made of linear layers only (``nn.Linear``, or the
+        ``TiedLinear`` of :class:`~codings.TiedWeights`; stacked layers are multiplied
+        together) and whose loss is not ``"bce"``.
 
     Returns
     -------
@@ -91,7 +93,8 @@ def decoder_weight(autoencoder: AutoEncoder) -> np.ndarray:
     """
     check_is_fitted(autoencoder)
     decoder = autoencoder.module_.decoder
-    others = sorted(_non_affine_layers(decoder))
+    layers, nonlinear = _affine_layers(decoder)
+    others = sorted(nonlinear)
     if autoencoder.loss == "bce":
         others.append("sigmoid applied to the output (loss='bce')")
     if others:
@@ -102,17 +105,22 @@ def decoder_weight(autoencoder: AutoEncoder) -> np.ndarray:
             "not a subspace, so angles to PCA's subspace would be meaningless.")
     weight = torch.eye(autoencoder.n_components, dtype=torch.float64)
     with torch.no_grad():
-        for layer in linear_layers(decoder):
+        for layer in layers:
             weight = layer.weight.detach().cpu().double() @ weight
     return weight.numpy()
 
 
-def _non_affine_layers(module: nn.Module) -> set[str]:
-    if isinstance(module, _AFFINE_LAYERS):
-        return set()
-    if isinstance(module, nn.Sequential):
-        return set().union(*(_non_affine_layers(child) for child in module.children()))
-    return {type(module).__name__}
+def _affine_layers(module: nn.Module) -> tuple[list[nn.Linear | TiedLinear], set[str]]:
+    """The linear layers of ``module`` in forward order, and the names of any other kinds."""
+    if isinstance(module, _LINEAR_LAYERS):
+        return [module], set()
+    if isinstance(module, nn.Identity):
+        return [], set()
+    if not isinstance(module, nn.Sequential):
+        return [], {type(module).__name__}
+    parts = [_affine_layers(child) for child in module.children()]
+    return ([layer for layers, _ in parts for layer in layers],
+            set().union(*(names for _, names in parts)))
 
 
 def compare_with_pca(autoencoder: AutoEncoder, X: Any, *, pca: PCA | None = None,

@@ -1,7 +1,9 @@
 """``codings encode | reconstruct | decode``: apply a saved model to arrays in a file.
 
 When the model was fitted by ``codings fit`` it carries the input scaling (``preprocessing_``):
-data are scaled on the way in, and reconstructions return to the data's own scale.
+data are scaled on the way in, and reconstructions return to the data's own scale. A .npy
+output keeps the shape the model returns (images for a model fitted on images); a .csv output
+has one sample per row.
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ import argparse
 from typing import Any
 
 import numpy as np
-from sklearn.utils import Bunch
 
 from codings.cli.files import check_output, write_array
 from codings.datasets import load_array
@@ -24,18 +25,21 @@ def _check_width(X: np.ndarray, expected: int, message: str) -> None:
         raise InvalidInputError(message.format(got=X.shape[1], expected=expected))
 
 
-def _scaled_input(model: Any, path: str, key: str | None) -> tuple[np.ndarray, Bunch]:
+def _scaled_input(model: Any, path: str, key: str | None) -> np.ndarray:
     bunch = load_array(path, key, scale_uint8=False)
     _check_width(bunch.data, model.n_features_in_,
                  f"{path} has {{got}} features per sample, but the model was fitted on "
                  "{expected}.")
     scaling = getattr(model, "preprocessing_", None)
-    return (bunch.data if scaling is None else scaling.transform(bunch.data)), bunch
+    return bunch.data if scaling is None else scaling.transform(bunch.data)
 
 
 def _to_data_scale(model: Any, X: np.ndarray) -> np.ndarray:
+    """Undo the fit-time scaling; X keeps its shape (models that know theirs return images)."""
     scaling = getattr(model, "preprocessing_", None)
-    return X if scaling is None else scaling.inverse_transform(X)
+    if scaling is None:
+        return X
+    return scaling.inverse_transform(X.reshape(X.shape[0], -1)).reshape(X.shape)
 
 
 def _data_columns(model: Any) -> list[str]:
@@ -45,6 +49,8 @@ def _data_columns(model: Any) -> list[str]:
 
 
 def _write(args: argparse.Namespace, array: np.ndarray, columns: list[str], what: str) -> int:
+    if not args.output.lower().endswith(".npy"):
+        array = array.reshape(array.shape[0], -1)  # a CSV row per sample
     write_array(check_output(args.output), array, columns if args.header else None)
     print(f"Wrote {what} of shape {array.shape} to {args.output}")
     return 0
@@ -54,7 +60,7 @@ def encode(args: argparse.Namespace) -> int:
     """``codings encode MODEL DATA -o OUT``: the codings of each row of DATA."""
     check_output(args.output)
     model = load(args.model)
-    X, _ = _scaled_input(model, args.data, args.key)
+    X = _scaled_input(model, args.data, args.key)
     return _write(args, model.transform(X), list(model.get_feature_names_out()), "codings")
 
 
@@ -62,10 +68,8 @@ def reconstruct(args: argparse.Namespace) -> int:
     """``codings reconstruct MODEL DATA -o OUT``: reconstructions in DATA's own scale."""
     check_output(args.output)
     model = load(args.model)
-    X, bunch = _scaled_input(model, args.data, args.key)
+    X = _scaled_input(model, args.data, args.key)
     X_hat = _to_data_scale(model, model.reconstruct(X))
-    if args.output.lower().endswith(".npy") and bunch.image_shape is not None:
-        X_hat = X_hat.reshape(X_hat.shape[0], *bunch.image_shape)  # images in, images out
     return _write(args, X_hat, _data_columns(model), "reconstructions")
 
 

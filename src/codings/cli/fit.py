@@ -78,10 +78,13 @@ def load_training_data(source: str, key: str | None, scale: str) -> TrainingData
                         bunch.image_shape, labels)
 
 
-def _train(params: dict[str, Any], constraints: Sequence[Constraint], X: np.ndarray,
+def _train(params: dict[str, Any], constraints: Sequence[Constraint], data: TrainingData,
            quiet: bool) -> AutoEncoder:
+    if params.get("architecture") == "conv" and data.image_shape is not None:
+        # The CLI passes flat rows; a conv model needs to know the images' shape.
+        params = {"image_shape": data.image_shape, **params}
     estimator = AutoEncoder(**params, constraints=tuple(constraints))
-    return estimator.fit(X, callbacks=[] if quiet else [ProgressBar()])
+    return estimator.fit(data.X_scaled, callbacks=[] if quiet else [ProgressBar()])
 
 
 def fit(args: argparse.Namespace) -> int:
@@ -91,7 +94,7 @@ def fit(args: argparse.Namespace) -> int:
     data = load_training_data(args.data, args.key, args.scale)
     run_dir = reserve_run_dir(Path(args.runs_dir), args.name, data.name)
     try:
-        estimator = _train(estimator_kwargs(args), constraints, data.X_scaled, args.quiet)
+        estimator = _train(estimator_kwargs(args), constraints, data, args.quiet)
     except BaseException:
         discard_if_empty(run_dir)
         raise

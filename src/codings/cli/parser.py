@@ -44,6 +44,14 @@ def parse_sizes(text: str) -> tuple[int, ...]:
     return sizes
 
 
+def parse_shape(text: str) -> tuple[int, ...]:
+    """``"1,28,28"`` -> ``(1, 28, 28)``."""
+    sizes = parse_sizes(text)
+    if not sizes:
+        raise argparse.ArgumentTypeError("expected a shape such as '28,28' or '1,28,28'")
+    return sizes
+
+
 def parse_batch_size(text: str) -> int | None:
     """A positive int, or ``"full"`` for full-batch training (``batch_size=None``)."""
     if text.strip().lower() == "full":
@@ -89,6 +97,10 @@ ESTIMATOR_FLAGS = (
          "activation of the reconstruction ('sigmoid' for data in [0, 1])", ACTIVATION_CHOICES),
     Flag("loss", str, "mse", "reconstruction loss ('bce' needs data in [0, 1])",
          ("mse", "bce")),
+    Flag("architecture", str, "mlp", "'conv' for images: strided convolutions, whose "
+         "channel counts are --hidden-layer-sizes", ("mlp", "conv")),
+    Flag("image_shape", parse_shape, None, "(channels,)height,width of flat image rows, "
+         "e.g. '1,28,28'; known for digits, faces and image arrays"),
     Flag("init", str, "auto", "weight initialisation", ("auto", "he", "glorot")),
     Flag("optimizer", str, "adam", "optimizer", ("adam", "sgd", "rmsprop", "nadam")),
     Flag("learning_rate", float, 1e-3, "step size"),

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import csv
 import io
-import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,21 +103,10 @@ def write_params(run_dir: Path, estimator: Any, data: TrainingData,
     })
 
 
-def display_shape(image_shape: tuple[int, ...] | None,
-                  n_features: int) -> tuple[int, ...] | None:
-    """How to draw a sample: its image shape, a square for flat data of square size, or
-    None (a bar profile) when neither applies (e.g. channels-first images)."""
-    if image_shape is not None:
-        drawable = len(image_shape) == 2 or (len(image_shape) == 3
-                                             and image_shape[-1] in (1, 3, 4))
-        return tuple(image_shape) if drawable else None
-    side = math.isqrt(n_features)
-    return (side, side) if side >= 4 and side * side == n_features else None
-
-
 def write_figures(run_dir: Path, estimator: Any, data: TrainingData) -> None:
     """``loss.png``, ``reconstructions.png`` and ``codings.png``."""
     from codings.plotting import (
+        guess_image_shape,
         plot_codings_2d,
         plot_loss_curve,
         plot_reconstructions,
@@ -127,8 +115,10 @@ def write_figures(run_dir: Path, estimator: Any, data: TrainingData) -> None:
 
     save_figure(plot_loss_curve(estimator.history_), run_dir / "loss.png")
     n = min(_RECONSTRUCTIONS_SHOWN, data.X.shape[0])
-    X_hat = data.scaling.inverse_transform(estimator.reconstruct(data.X_scaled[:n]))
-    shape = display_shape(data.image_shape, data.X.shape[1])
+    # A model that knows its input shape returns images: flatten them to unscale.
+    X_hat = estimator.reconstruct(data.X_scaled[:n]).reshape(n, -1)
+    X_hat = data.scaling.inverse_transform(X_hat)
+    shape = guess_image_shape(data.X.shape[1], data.image_shape)
     save_figure(plot_reconstructions(data.X[:n], X_hat, shape), run_dir / "reconstructions.png")
     rows = _scatter_rows(data.X.shape[0])
     labels = None if data.labels is None else data.labels[rows]

@@ -19,7 +19,7 @@ from codings.exceptions import InvalidInputError
 
 SUPPORTED_SUFFIXES = (".npy", ".npz", ".csv")
 _DEFAULT_NPZ_KEYS = ("x_train", "X", "x", "data")
-_LABEL_KEYS = {"x_train": "y_train", "X": "y", "x": "y", "data": "target"}
+_LABEL_KEYS = {"x_train": "y_train", "x_test": "y_test", "X": "y", "x": "y", "data": "target"}
 
 
 def _check_path(path: str | os.PathLike[str]) -> Path:

@@ -5,10 +5,10 @@ works headless and leaves no global state; matplotlib is imported only when a fu
 Save with :func:`save_figure`, or display a figure in a notebook by evaluating it.
 """
 
-from codings.plotting._base import save_figure
+from codings.plotting._base import guess_image_shape, save_figure
 from codings.plotting.curves import plot_loss_curve
 from codings.plotting.images import plot_features, plot_images, plot_reconstructions
 from codings.plotting.latent import plot_codings_2d
 
-__all__ = ["plot_codings_2d", "plot_features", "plot_images", "plot_loss_curve",
-           "plot_reconstructions", "save_figure"]
+__all__ = ["guess_image_shape", "plot_codings_2d", "plot_features", "plot_images",
+           "plot_loss_curve", "plot_reconstructions", "save_figure"]

@@ -34,21 +34,55 @@ def as_samples(X: Any, name: str) -> np.ndarray:
     return arr.reshape(arr.shape[0], -1)
 
 
+_CHANNELS = (1, 3, 4)
+
+
+def _is_drawable(shape: tuple[int, ...]) -> bool:
+    return len(shape) == 2 or (len(shape) == 3 and (shape[0] in _CHANNELS
+                                                    or shape[-1] in _CHANNELS))
+
+
+def _channels_first(shape: tuple[int, ...]) -> bool:
+    """(C, H, W) as the library's conv models use; for tiny images such as (4, 4, 3) where
+    both ends could be channels, the smaller end is taken as the channel axis."""
+    return len(shape) == 3 and shape[0] in _CHANNELS and (shape[-1] not in _CHANNELS
+                                                          or shape[0] <= shape[-1])
+
+
 def check_image_shape(image_shape: Sequence[int], n_features: int) -> tuple[int, ...]:
-    """Validate ``(height, width)`` or ``(height, width, channels)`` against the sample size."""
+    """Validate an image shape against the sample size.
+
+    Accepted: ``(height, width)``, ``(channels, height, width)`` as the library's conv models
+    use, or ``(height, width, channels)``, with 1, 3 or 4 channels.
+    """
     shape = tuple(int(s) for s in image_shape)
-    if len(shape) not in (2, 3) or (len(shape) == 3 and shape[-1] not in (1, 3, 4)):
-        raise InvalidInputError(f"image_shape must be (height, width) or (height, width, "
-                                f"channels) with 1, 3 or 4 channels; got {shape}.")
+    if not _is_drawable(shape):
+        raise InvalidInputError(f"image_shape must be (height, width), (channels, height, "
+                                f"width) or (height, width, channels) with 1, 3 or 4 "
+                                f"channels; got {shape}.")
     if math.prod(shape) != n_features:
         raise InvalidInputError(f"image_shape={shape} holds {math.prod(shape)} values, but each "
                                 f"sample has {n_features} features.")
     return shape
 
 
+def guess_image_shape(n_features: int,
+                      image_shape: Sequence[int] | None = None) -> tuple[int, ...] | None:
+    """How to draw samples: ``image_shape`` when it is drawable, a square for flat data of a
+    square size (at least 4x4), or None (draw bar or line profiles instead).
+    """
+    if image_shape is not None:
+        shape = tuple(int(s) for s in image_shape)
+        return shape if _is_drawable(shape) and math.prod(shape) == n_features else None
+    side = math.isqrt(n_features)
+    return (side, side) if side >= 4 and side * side == n_features else None
+
+
 def to_image(row: np.ndarray, shape: tuple[int, ...], low: float, high: float) -> np.ndarray:
-    """One sample as an image; colour images are rescaled to [0, 1] as imshow requires."""
+    """One sample as an image for imshow: channels last, colour rescaled to [0, 1]."""
     image = row.reshape(shape)
+    if _channels_first(shape):
+        image = np.moveaxis(image, 0, -1)
     if image.ndim == 3 and image.shape[-1] == 1:
         return image[..., 0]
     if image.ndim == 3:

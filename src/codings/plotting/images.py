@@ -48,8 +48,8 @@ def plot_reconstructions(X: Any, X_hat: Any, image_shape: Sequence[int] | None,
     X, X_hat : array-like of shape (n_samples, n_features)
         Originals and reconstructions, in the same scale.
     image_shape : tuple of int or None
-        ``(height, width)`` or ``(height, width, channels)``; None draws each sample as a bar
-        or line profile of its features.
+        ``(height, width)``, ``(channels, height, width)`` or ``(height, width, channels)``;
+        None draws each sample as a bar or line profile of its features.
     n : int, default=10
         Number of samples shown (the first ``n``).
 

@@ -8,7 +8,6 @@ epoch.
 
 from __future__ import annotations
 
-import copy
 import math
 import time
 import warnings
@@ -163,7 +162,8 @@ class Trainer:
         batch_size = min(config.batch_size or x.shape[0], x.shape[0])
         history: dict[str, list[float]] = {}
         best_loss, best_epoch, no_change = math.inf, -1, 0
-        best_state = copy.deepcopy(self.module.state_dict())
+        # Preallocated once; improving epochs copy into it (no allocation per epoch).
+        best_state = {k: v.detach().clone() for k, v in self.module.state_dict().items()}
         stop_reason, diverged_epoch = "max_iter", None
         for callback in self.callbacks:
             callback.on_train_begin(config.max_iter)
@@ -188,7 +188,9 @@ class Trainer:
                 no_change += 1
             if monitored < best_loss:
                 best_loss, best_epoch = monitored, epoch
-                best_state = copy.deepcopy(self.module.state_dict())
+                with torch.no_grad():
+                    for name, value in self.module.state_dict().items():
+                        best_state[name].copy_(value)
             self._step_scheduler(monitored)
             for callback in self.callbacks:
                 callback.on_epoch_end(epoch, logs)
