@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from itertools import pairwise
 
 import numpy as np
 import pytest
@@ -71,7 +72,7 @@ def test_cosine_schedule_anneals_and_plateau_reduces(small_data):
     cosine = AutoEncoder(max_iter=10, lr_schedule="cosine", learning_rate=0.1,
                          random_state=0).fit(small_data)
     lrs = cosine.history_["lr"]
-    assert lrs[0] == pytest.approx(0.1) and all(a > b for a, b in zip(lrs, lrs[1:]))
+    assert lrs[0] == pytest.approx(0.1) and all(a > b for a, b in pairwise(lrs))
     # A learning rate far too high makes the loss stall, so the plateau schedule halves it.
     plateau = AutoEncoder(max_iter=40, lr_schedule="plateau", n_iter_no_change=2,
                           optimizer="sgd", learning_rate=0.5, momentum=0.0,

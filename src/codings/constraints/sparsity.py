@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -38,8 +39,9 @@ class Sparsity(Constraint, name="sparsity"):
     target: float = 0.1
     weight: float = 0.2
 
-    incompatible = {"variational": "a Gaussian coding has no activation in (0, 1) to make "
-                                   "sparse; use Sparsity on a deterministic autoencoder."}
+    incompatible: ClassVar[dict[str, str]] = {
+        "variational": "a Gaussian coding has no activation in (0, 1) to make sparse; use "
+                       "Sparsity on a deterministic autoencoder."}
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:

@@ -8,6 +8,7 @@ The decoder keeps its own biases. Halves the number of weights and acts as a reg
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 from torch import nn
 
@@ -49,6 +50,7 @@ class TiedWeights(Constraint, name="tied_weights"):
                     "shapes do not mirror each other.")
             return TiedLinear(source, rows=rows)
         if isinstance(source, nn.Conv2d) and isinstance(target, nn.ConvTranspose2d):
-            return TiedConvTranspose2d(source, output_padding=target.output_padding)
+            padding = cast(tuple[int, int], target.output_padding)
+            return TiedConvTranspose2d(source, output_padding=padding)
         raise InvalidInputError(f"TiedWeights cannot tie {type(target).__name__} to "
                                 f"{type(source).__name__}: layer kinds do not mirror.")

@@ -54,6 +54,7 @@ class Variational(Constraint, name="variational"):
             raise InvalidInputError("Variational needs an encoder whose coding layer is an "
                                     "nn.Linear, to give it mu and log_var heads.")
         coding = children[last]
+        assert isinstance(coding, nn.Linear)
         head = nn.Linear(coding.in_features, 2 * coding.out_features)
         init_linear(head, "glorot", module.generator)
         # The heads are linear: mu and log_var take any real value.

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import Tensor
@@ -24,9 +25,9 @@ class WinnerTakeAll(Constraint, name="winner_take_all"):
 
     k: float = 0.05
 
-    incompatible = {"variational": "zeroing most of a Gaussian coding breaks the "
-                                   "reparameterisation; winner-take-all needs a "
-                                   "deterministic coding."}
+    incompatible: ClassVar[dict[str, str]] = {
+        "variational": "zeroing most of a Gaussian coding breaks the reparameterisation; "
+                       "winner-take-all needs a deterministic coding."}
 
     def __post_init__(self) -> None:
         if not 0 < self.k <= 1:

@@ -43,8 +43,9 @@ def _reset(module: nn.Module) -> nn.Module:
     """A fresh copy of a user's module with re-drawn parameters (fit never mutates theirs)."""
     fresh = copy.deepcopy(module)
     for sub in fresh.modules():
-        if hasattr(sub, "reset_parameters"):
-            sub.reset_parameters()
+        reset = getattr(sub, "reset_parameters", None)
+        if callable(reset):
+            reset()
     return fresh
 
 

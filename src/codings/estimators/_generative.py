@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -37,11 +37,17 @@ class GenerativeMixin:
     n_components: int
     loss: str
 
+    if TYPE_CHECKING:  # provided by AutoEncoder
+        def inverse_transform(self, X: Any) -> np.ndarray: ...
+        def _check_X(self, X: Any, *, reset: bool) -> np.ndarray: ...
+        def _map_batches(self, X: np.ndarray, function: Any) -> np.ndarray: ...
+
     def _variational(self) -> Variational | None:
-        return next((c for c in self.module_.constraints if isinstance(c, Variational)), None)
+        found = [c for c in self.module_.constraints if isinstance(c, Variational)]
+        return found[0] if found else None
 
     def _require_variational(self, method: str) -> None:
-        check_is_fitted(self)  # type: ignore[arg-type]
+        check_is_fitted(self)
         if self._variational() is None:
             raise InvalidInputError(
                 f"{method} needs a model with a prior over its codings: add the Variational "
@@ -60,7 +66,7 @@ class GenerativeMixin:
 
         generator = torch.Generator().manual_seed(seed_from(random_state))
         z = torch.randn(n_samples, self.n_components, generator=generator)
-        return self.inverse_transform(z.numpy())  # type: ignore[attr-defined, no-any-return]
+        return self.inverse_transform(z.numpy())
 
     def interpolate(self, a: Any, b: Any, steps: int = 8) -> np.ndarray:
         """Decode ``steps`` codings evenly spaced on the segment from ``a`` to ``b``.
@@ -72,7 +78,7 @@ class GenerativeMixin:
         -------
         X_path : ndarray of shape (steps, n_features_in_)
         """
-        check_is_fitted(self)  # type: ignore[arg-type]
+        check_is_fitted(self)
         check_number(type(self).__name__, "steps", steps, integer=True, low=2)
         a, b = (np.asarray(v, dtype=np.float64).reshape(-1) for v in (a, b))
         for name, v in (("a", a), ("b", b)):
@@ -80,7 +86,7 @@ class GenerativeMixin:
                 raise InvalidInputError(f"interpolate expects {name} to be a coding of "
                                         f"{self.n_components} values, got shape {v.shape}.")
         weights = np.linspace(0.0, 1.0, steps)[:, None]
-        return self.inverse_transform((1 - weights) * a + weights * b)  # type: ignore[attr-defined, no-any-return]
+        return self.inverse_transform((1 - weights) * a + weights * b)
 
     def _elbo_module(self, n_samples: int) -> Any:
         """Per-sample ELBO from ``n_samples`` fixed antithetic draws (same for every row).
@@ -114,8 +120,8 @@ class GenerativeMixin:
         """
         self._require_variational("elbo")
         check_number(type(self).__name__, "n_samples", n_samples, integer=True, low=2)
-        X = self._check_X(X, reset=False)  # type: ignore[attr-defined]
-        return self._map_batches(X, self._elbo_module(n_samples))  # type: ignore[attr-defined, no-any-return]
+        X = self._check_X(X, reset=False)
+        return self._map_batches(X, self._elbo_module(n_samples))
 
     def log_likelihood(self, X: Any, n_samples: int = 100, *,
                        random_state: Any = None) -> np.ndarray:
@@ -133,7 +139,7 @@ class GenerativeMixin:
         check_number(type(self).__name__, "n_samples", n_samples, integer=True, low=1)
         from codings.estimators.autoencoder import seed_from
 
-        X = self._check_X(X, reset=False)  # type: ignore[attr-defined]
+        X = self._check_X(X, reset=False)
         generator = torch.Generator().manual_seed(seed_from(random_state))
 
         def estimate(module: AutoEncoderModule, x: torch.Tensor) -> torch.Tensor:
@@ -151,4 +157,4 @@ class GenerativeMixin:
                 terms.append(log_px_z + log_pz - log_qz)
             return torch.logsumexp(torch.stack(terms), dim=0) - math.log(n_samples)
 
-        return self._map_batches(X, estimate)  # type: ignore[attr-defined, no-any-return]
+        return self._map_batches(X, estimate)

@@ -10,9 +10,9 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
+from torch import nn
 
 from codings.constraints.base import Constraint, check_compatible
 from codings.estimators._building import ARCHITECTURES, build_module, resolve_image_shape
@@ -243,6 +243,8 @@ class AutoEncoder(GenerativeMixin, ClassNamePrefixFeaturesOutMixin, TransformerM
         return constraints
 
     # -- building --------------------------------------------------------------------------
+    input_shape_: tuple[int, ...] | None
+
     def _build_module(self, n_features: int, generator: torch.Generator,
                       seed: int) -> AutoEncoderModule:
         params = self.get_params(deep=False)

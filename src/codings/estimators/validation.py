@@ -61,7 +61,7 @@ def check_sizes(owner: str, name: str, value: Any) -> tuple[int, ...]:
     except TypeError:
         sizes = None
     if sizes is None or not all(isinstance(s, numbers.Integral) and not isinstance(s, bool)
-                                and s > 0 for s in sizes):
+                                and int(s) > 0 for s in sizes):
         raise param_error(owner, name, "a tuple of positive ints such as (300, 150)", value)
     return tuple(int(s) for s in sizes)
 

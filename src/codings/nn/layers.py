@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import pairwise
 
 import torch
 from torch import nn
@@ -51,7 +52,7 @@ def dense_stack(sizes: Sequence[int], activations: Sequence[str], init: Sequence
     at predictable positions via :func:`linear_layers`.
     """
     layers: list[nn.Module] = []
-    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+    for i, (n_in, n_out) in enumerate(pairwise(sizes)):
         linear = nn.Linear(n_in, n_out)
         init_linear(linear, init[i], generator)
         layers.append(linear)

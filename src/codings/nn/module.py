@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import torch
 from torch import Tensor, nn
@@ -61,7 +61,7 @@ class AutoEncoderModule(nn.Module):
     """
 
     def __init__(self, encoder: nn.Module, decoder: nn.Module,
-                 constraints: Sequence[Constraint] = (),
+                 constraints: Sequence[Any] = (),
                  generator: torch.Generator | None = None) -> None:
         super().__init__()
         self.encoder = encoder

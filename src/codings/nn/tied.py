@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -46,5 +48,6 @@ class TiedConvTranspose2d(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         conv = self._source[0]
+        padding = cast(tuple[int, int], conv.padding)  # always numeric for our layers
         return F.conv_transpose2d(x, conv.weight, self.bias, stride=conv.stride,
-                                  padding=conv.padding, output_padding=self.output_padding)
+                                  padding=padding, output_padding=self.output_padding)

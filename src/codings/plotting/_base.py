@@ -7,7 +7,7 @@ import os
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -18,7 +18,8 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 
-def new_figure(width: float, height: float, *, layout: str | None = "constrained") -> Figure:
+def new_figure(width: float, height: float, *,
+               layout: Literal["constrained"] | None = "constrained") -> Figure:
     """A Figure that pyplot never sees: no GUI backend, no global state, nothing to close."""
     from matplotlib.figure import Figure
 
