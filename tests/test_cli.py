@@ -252,3 +252,26 @@ def test_python_dash_m_codings_help() -> None:
                             text=True, timeout=60, check=False)
     assert result.returncode == 0, result.stderr
     assert "fit" in result.stdout and "reconstruct" in result.stdout
+
+
+def test_help_imports_no_heavy_module() -> None:
+    """The CLI's own modules import only the standard library until a command runs.
+
+    The check runs under a bare ``codings`` package object, so it holds whatever the
+    package's ``__init__`` imports.
+    """
+    import codings
+
+    script = (
+        "import sys, types\n"
+        "package = types.ModuleType('codings')\n"
+        f"package.__path__ = [{str(Path(codings.__file__).parent)!r}]\n"
+        "sys.modules['codings'] = package\n"
+        "from codings.cli import main\n"
+        "assert main(['fit', '--help']) == 0\n"
+        "print(sorted(m for m in ('torch', 'sklearn', 'numpy', 'matplotlib') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]"

@@ -92,8 +92,10 @@ def test_codings_2d_with_classes_has_a_legend():
 
 def test_codings_2d_with_continuous_labels_has_a_colorbar():
     rng = np.random.default_rng(0)
-    fig = plot_codings_2d(rng.normal(size=(60, 2)), labels=rng.normal(size=60))
+    fig = plot_codings_2d(rng.normal(size=(60, 2)), labels=rng.normal(size=60),
+                          label_name="angle")
     assert len(fig.axes) == 2  # the scatter and its colorbar
+    assert fig.axes[1].get_ylabel() == "angle"
 
 
 def test_codings_above_two_dimensions_are_projected_with_pca():

@@ -9,6 +9,7 @@ has one sample per row.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -42,43 +43,48 @@ def _to_data_scale(model: Any, X: np.ndarray) -> np.ndarray:
     return scaling.inverse_transform(X.reshape(X.shape[0], -1)).reshape(X.shape)
 
 
-def _data_columns(model: Any) -> list[str]:
+def _data_columns(model: Any, header: bool) -> list[str] | None:
+    """CSV column names for data-space outputs: the fitted feature names, else x0, x1, ..."""
+    if not header:
+        return None
     names = getattr(model, "feature_names_in_", None)
-    return [str(n) for n in names] if names is not None else [
-        f"x{i}" for i in range(model.n_features_in_)]
+    if names is not None:
+        return [str(name) for name in names]
+    return [f"x{i}" for i in range(model.n_features_in_)]
 
 
-def _write(args: argparse.Namespace, array: np.ndarray, columns: list[str], what: str) -> int:
-    if not args.output.lower().endswith(".npy"):
+def _write(output: Path, array: np.ndarray, columns: list[str] | None, what: str) -> int:
+    if output.suffix.lower() != ".npy":
         array = array.reshape(array.shape[0], -1)  # a CSV row per sample
-    write_array(check_output(args.output), array, columns if args.header else None)
-    print(f"Wrote {what} of shape {array.shape} to {args.output}")
+    write_array(output, array, columns)
+    print(f"Wrote {what} of shape {array.shape} to {output}")
     return 0
 
 
 def encode(args: argparse.Namespace) -> int:
     """``codings encode MODEL DATA -o OUT``: the codings of each row of DATA."""
-    check_output(args.output)
+    output = check_output(args.output)  # before any work: a typo costs nothing
     model = load(args.model)
     X = _scaled_input(model, args.data, args.key)
-    return _write(args, model.transform(X), list(model.get_feature_names_out()), "codings")
+    columns = list(model.get_feature_names_out()) if args.header else None
+    return _write(output, model.transform(X), columns, "codings")
 
 
 def reconstruct(args: argparse.Namespace) -> int:
     """``codings reconstruct MODEL DATA -o OUT``: reconstructions in DATA's own scale."""
-    check_output(args.output)
+    output = check_output(args.output)
     model = load(args.model)
     X = _scaled_input(model, args.data, args.key)
     X_hat = _to_data_scale(model, model.reconstruct(X))
-    return _write(args, X_hat, _data_columns(model), "reconstructions")
+    return _write(output, X_hat, _data_columns(model, args.header), "reconstructions")
 
 
 def decode(args: argparse.Namespace) -> int:
     """``codings decode MODEL CODINGS -o OUT``: decode codings to the data's scale."""
-    check_output(args.output)
+    output = check_output(args.output)
     model = load(args.model)
     Z = load_array(args.data, args.key, scale_uint8=False).data
     _check_width(Z, model.n_components, f"{args.data} has {{got}} columns, but the model's "
                  "codings have {expected} (n_components).")
     X_hat = _to_data_scale(model, model.inverse_transform(Z))
-    return _write(args, X_hat, _data_columns(model), "decoded data")
+    return _write(output, X_hat, _data_columns(model, args.header), "decoded data")

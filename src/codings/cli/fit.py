@@ -31,13 +31,13 @@ def _load_embedded(name: str) -> Bunch:
     if name == "digits":
         digits = load_digits()
         return Bunch(data=digits.data, image_shape=digits.image_shape, target=digits.target,
-                     auto_scale="auto")
+                     auto_scale="auto", label_name="digit")
     if name == "demo-3d":
         demo = load_demo_3d()
         # Already standardised with its training statistics; the angle that generated each
         # point is a continuous label that shows whether the codings unroll the curve.
         return Bunch(data=demo.train, image_shape=None, target=demo.angles[:len(demo.train)],
-                     auto_scale="none")
+                     auto_scale="none", label_name="angle")
     try:
         faces = load_faces()
     except ImportError as exc:
@@ -75,7 +75,7 @@ def load_training_data(source: str, key: str | None, scale: str) -> TrainingData
         # Labels only colour the codings figure: drop them rather than fail when they don't fit.
         labels = labels.reshape(-1) if labels.size == bunch.data.shape[0] else None
     return TrainingData(name, bunch.data, scaling.transform(bunch.data), scaling,
-                        bunch.image_shape, labels)
+                        bunch.image_shape, labels, bunch.get("label_name", "label"))
 
 
 def _train(params: dict[str, Any], constraints: Sequence[Constraint], data: TrainingData,

@@ -78,6 +78,7 @@ class Flag:
     default: Any
     help: str
     choices: tuple[str, ...] = ()
+    default_text: str | None = None  # how --help shows the default, when str() would not do
 
     @property
     def option(self) -> str:
@@ -91,8 +92,8 @@ ESTIMATOR_FLAGS = (
     Flag("hidden_layer_sizes", parse_sizes, (100,),
          "encoder hidden layers, e.g. '300,150'; '' for none (the decoder mirrors them)"),
     Flag("activation", str, "elu", "hidden-layer activation", ACTIVATION_CHOICES),
-    Flag("coding_activation", str, None, "coding-layer activation; default: --activation",
-         ACTIVATION_CHOICES),
+    Flag("coding_activation", str, None, "coding-layer activation", ACTIVATION_CHOICES,
+         "same as --activation"),
     Flag("output_activation", str, "identity",
          "activation of the reconstruction ('sigmoid' for data in [0, 1])", ACTIVATION_CHOICES),
     Flag("loss", str, "mse", "reconstruction loss ('bce' needs data in [0, 1])",
@@ -117,17 +118,33 @@ ESTIMATOR_FLAGS = (
     Flag("on_nonfinite", str, "warn",
          "on a NaN loss: keep the best weights and warn, or raise (exit code 1)",
          ("warn", "raise")),
+    Flag("checkpoint_dir", str, None, "write resumable checkpoints to this folder"),
+    Flag("checkpoint_every", int, 1, "epochs between checkpoints"),
+    Flag("checkpoint_keep", int, 2, "newest checkpoints kept"),
+    Flag("resume", None, False, "continue from the newest checkpoint in --checkpoint-dir"),
     Flag("device", str, "cpu", "'cpu', 'cuda', 'cuda:N' or 'auto'"),
     Flag("random_state", int, None, "seed, for a reproducible run"),
 )
 
 
 def _default_text(flag: Flag) -> str:
+    if flag.default_text is not None:
+        return flag.default_text
     if flag.default is None:
         return "none"
+    if isinstance(flag.default, bool):
+        return "on" if flag.default else "off"
     if isinstance(flag.default, tuple):
         return ",".join(str(size) for size in flag.default)
     return str(flag.default)
+
+
+def _metavar(flag: Flag) -> str:
+    if flag.choices:
+        return "{" + ",".join(flag.choices) + "}"
+    names = {int: "INT", float: "FLOAT", str: "NAME", parse_sizes: "SIZES",
+             parse_shape: "SHAPE", parse_batch_size: "INT|full"}
+    return names.get(flag.type, "VALUE")
 
 
 def _add_estimator_flags(parser: argparse.ArgumentParser) -> None:
@@ -140,8 +157,7 @@ def _add_estimator_flags(parser: argparse.ArgumentParser) -> None:
             group.add_argument(flag.option, dest=flag.name, default=argparse.SUPPRESS,
                                action=argparse.BooleanOptionalAction, help=help_text)
             continue
-        metavar = "{" + ",".join(flag.choices) + "}" if flag.choices else flag.name.upper()
-        group.add_argument(flag.option, dest=flag.name, type=flag.type, metavar=metavar,
+        group.add_argument(flag.option, dest=flag.name, type=flag.type, metavar=_metavar(flag),
                            default=argparse.SUPPRESS, help=help_text)
 
 
@@ -186,7 +202,7 @@ example:
 def _add_fit(commands: Any) -> None:
     fit = commands.add_parser(
         "fit", help="train an autoencoder and write a run folder", epilog=FIT_EXAMPLES,
-        description="Train an AutoEncoder on an embedded data set or a file, then save the "
+        description="Train an AutoEncoder on an embedded data set or a file, then save the\n"
                     "model, its history and figures in a new run folder.",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     fit.add_argument("--data", default="digits", metavar="{digits,demo-3d,faces,PATH}",

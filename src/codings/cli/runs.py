@@ -31,6 +31,7 @@ class TrainingData:
     scaling: Scaling
     image_shape: tuple[int, ...] | None
     labels: np.ndarray | None
+    label_name: str = "label"
 
 
 def reserve_run_dir(runs_dir: Path, name: str | None, dataset: str) -> Path:
@@ -122,8 +123,8 @@ def write_figures(run_dir: Path, estimator: Any, data: TrainingData) -> None:
     save_figure(plot_reconstructions(data.X[:n], X_hat, shape), run_dir / "reconstructions.png")
     rows = _scatter_rows(data.X.shape[0])
     labels = None if data.labels is None else data.labels[rows]
-    save_figure(plot_codings_2d(estimator.transform(data.X_scaled[rows]), labels),
-                run_dir / "codings.png")
+    Z = estimator.transform(data.X_scaled[rows])
+    save_figure(plot_codings_2d(Z, labels, label_name=data.label_name), run_dir / "codings.png")
 
 
 def _scatter_rows(n_samples: int) -> np.ndarray:

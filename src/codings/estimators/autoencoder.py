@@ -6,6 +6,7 @@ import copy
 import secrets
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,6 +30,7 @@ from codings.exceptions import InvalidInputError
 from codings.nn.layers import ACTIVATIONS, INITS
 from codings.nn.module import AutoEncoderModule
 from codings.training.callbacks import Callback, ProgressBar
+from codings.training.checkpoint import Checkpointer
 from codings.training.loop import (
     LR_SCHEDULES,
     OPTIMIZERS,
@@ -121,6 +123,16 @@ class AutoEncoder(GenerativeMixin, ClassNamePrefixFeaturesOutMixin, TransformerM
     on_nonfinite : {"warn", "raise"}, default="warn"
         What to do when the loss becomes NaN or infinite: training always stops and restores
         the best weights; then warn, or raise :class:`~codings.exceptions.TrainingDivergedError`.
+    checkpoint_dir : str or path, optional
+        Write a checkpoint (weights, optimizer, generator state, history) there every
+        ``checkpoint_every`` epochs and at the end, atomically, keeping the newest
+        ``checkpoint_keep``.
+    checkpoint_every : int, default=1
+    checkpoint_keep : int, default=2
+    resume : bool, default=False
+        Continue from the newest readable checkpoint in ``checkpoint_dir`` (a corrupted
+        newest one is skipped with a warning); the result is bit-identical to an
+        uninterrupted run. Starts fresh when there is none.
     device : str, default="cpu"
         "cpu", "cuda", "cuda:N" or "auto".
     random_state : int, RandomState or None, default=None
@@ -164,7 +176,9 @@ class AutoEncoder(GenerativeMixin, ClassNamePrefixFeaturesOutMixin, TransformerM
                  lr_schedule: str = "constant", batch_size: int | None = 256,
                  max_iter: int = 200, early_stopping: bool = False,
                  validation_fraction: float = 0.1, n_iter_no_change: int = 10,
-                 tol: float = 1e-4, on_nonfinite: str = "warn", device: str = "cpu",
+                 tol: float = 1e-4, on_nonfinite: str = "warn",
+                 checkpoint_dir: Any = None, checkpoint_every: int = 1,
+                 checkpoint_keep: int = 2, resume: bool = False, device: str = "cpu",
                  random_state: Any = None, verbose: int = 0) -> None:
         self.n_components = n_components
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -189,6 +203,10 @@ class AutoEncoder(GenerativeMixin, ClassNamePrefixFeaturesOutMixin, TransformerM
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
         self.on_nonfinite = on_nonfinite
+        self.checkpoint_dir = checkpoint_dir
+        self.checkpoint_every = checkpoint_every
+        self.checkpoint_keep = checkpoint_keep
+        self.resume = resume
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -226,6 +244,11 @@ class AutoEncoder(GenerativeMixin, ClassNamePrefixFeaturesOutMixin, TransformerM
         check_number(_OWNER, "n_iter_no_change", self.n_iter_no_change, integer=True, low=1)
         check_number(_OWNER, "tol", self.tol, low=0)
         check_number(_OWNER, "verbose", self.verbose, integer=True, low=0)
+        check_number(_OWNER, "checkpoint_every", self.checkpoint_every, integer=True, low=1)
+        check_number(_OWNER, "checkpoint_keep", self.checkpoint_keep, integer=True, low=1)
+        if self.resume and self.checkpoint_dir is None:
+            raise param_error(_OWNER, "resume", "False unless checkpoint_dir is set (there is "
+                              "nowhere to resume from)", self.resume)
         if not isinstance(self.device, str):
             raise param_error(_OWNER, "device", "a str such as 'cpu', 'cuda' or 'auto'",
                               self.device)
@@ -342,7 +365,11 @@ class AutoEncoder(GenerativeMixin, ClassNamePrefixFeaturesOutMixin, TransformerM
         if self.verbose:
             all_callbacks.append(ProgressBar())
         trainer = Trainer(module, self._training_config(), generator, all_callbacks)
-        self._set_fitted(module, trainer.fit(data))
+        checkpointer = None
+        if self.checkpoint_dir is not None:
+            checkpointer = Checkpointer(Path(self.checkpoint_dir), self.checkpoint_every,
+                                        self.checkpoint_keep)
+        self._set_fitted(module, trainer.fit(data, checkpointer, resume=bool(self.resume)))
         return self
 
     def _set_fitted(self, module: AutoEncoderModule, result: TrainingResult) -> None:

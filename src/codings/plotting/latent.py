@@ -41,7 +41,7 @@ def _is_discrete(labels: np.ndarray) -> bool:
     return labels.dtype.kind == "f" and bool(np.all(labels == np.round(labels)))
 
 
-def _color_by(fig: Figure, ax: Axes, xy: np.ndarray, labels: np.ndarray) -> None:
+def _color_by(fig: Figure, ax: Axes, xy: np.ndarray, labels: np.ndarray, name: str) -> None:
     """A legend for a few classes; a colorbar for values or for many classes."""
     classes, codes = np.unique(labels, return_inverse=True)
     if _is_discrete(labels) and classes.size <= _MAX_LEGEND_CLASSES:
@@ -51,15 +51,15 @@ def _color_by(fig: Figure, ax: Axes, xy: np.ndarray, labels: np.ndarray) -> None
         for index, name in enumerate(classes):
             mask = codes == index
             ax.scatter(xy[mask, 0], xy[mask, 1], s=6, color=colors(index), label=str(name))
-        ax.legend(title="label", markerscale=2, fontsize="small", loc="best")
+        ax.legend(title=name, markerscale=2, fontsize="small", loc="best")
         return
     numeric = labels.dtype.kind in "biuf"
     points = ax.scatter(xy[:, 0], xy[:, 1], s=6,
                         c=labels.astype(np.float64) if numeric else codes)
-    fig.colorbar(points, ax=ax, label="label" if numeric else "class index")
+    fig.colorbar(points, ax=ax, label=name if numeric else f"{name} (class index)")
 
 
-def plot_codings_2d(Z: Any, labels: Any = None) -> Figure:
+def plot_codings_2d(Z: Any, labels: Any = None, *, label_name: str = "label") -> Figure:
     """Scatter the codings, coloured by label.
 
     Parameters
@@ -69,6 +69,8 @@ def plot_codings_2d(Z: Any, labels: Any = None) -> Figure:
         components (the title says so), one column is drawn as a strip.
     labels : array-like of shape (n_samples,), optional
         Classes (at most 20 get a legend) or a continuous value (a colorbar).
+    label_name : str, default="label"
+        Title of the legend or colorbar.
 
     Returns
     -------
@@ -86,6 +88,6 @@ def plot_codings_2d(Z: Any, labels: Any = None) -> Figure:
         if labels.shape[0] != Z.shape[0]:
             raise InvalidInputError(f"labels has {labels.shape[0]} entries but Z has "
                                     f"{Z.shape[0]} rows; give one label per sample.")
-        _color_by(fig, ax, xy, labels)
+        _color_by(fig, ax, xy, labels, label_name)
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
     return fig

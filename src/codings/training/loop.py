@@ -21,6 +21,7 @@ from torch import Tensor, nn
 from codings.exceptions import TrainingDivergedError
 from codings.nn.module import AutoEncoderModule, Output
 from codings.training.callbacks import Callback
+from codings.training.checkpoint import Checkpointer, TrainState, restore
 from codings.training.losses import reconstruction_error
 
 OPTIMIZERS = ("adam", "sgd", "rmsprop", "nadam")
@@ -152,61 +153,91 @@ class Trainer:
         values = torch.stack(list(totals.values())).div_(n).tolist()
         return dict(zip(totals, values, strict=True))
 
-    def fit(self, x: Tensor) -> TrainingResult:
+    def fit(self, x: Tensor, checkpointer: Checkpointer | None = None,
+            resume: bool = False) -> TrainingResult:
+        """Train for ``config.max_iter`` epochs (fewer with early stopping or divergence).
+
+        With a ``checkpointer``, a checkpoint is written every ``checkpointer.every`` epochs
+        and at the end; ``resume`` continues from the newest readable one, bit-identically.
+        """
         config = self.config
         x_val: Tensor | None = None
         if config.early_stopping:
+            # Drawn first from a freshly seeded generator, so a resumed run splits the same.
             train_idx, val_idx = split_validation(x.shape[0], config.validation_fraction,
                                                   self.generator)
             x, x_val = x[train_idx.to(x.device)], x[val_idx.to(x.device)]
         batch_size = min(config.batch_size or x.shape[0], x.shape[0])
-        history: dict[str, list[float]] = {}
-        best_loss, best_epoch, no_change = math.inf, -1, 0
-        # Preallocated once; improving epochs copy into it (no allocation per epoch).
-        best_state = {k: v.detach().clone() for k, v in self.module.state_dict().items()}
-        stop_reason, diverged_epoch = "max_iter", None
+        state = self._initial_state(checkpointer, resume)
+        diverged_epoch = None
         for callback in self.callbacks:
             callback.on_train_begin(config.max_iter)
-        epoch = -1
-        for epoch in range(config.max_iter):
-            started = time.perf_counter()
-            logs = self.run_epoch(x, batch_size)
-            if x_val is not None:
-                val = evaluate(self.module, x_val, config.loss, batch_size)
-                logs.update({f"val_{name}": value for name, value in val.items()})
-            logs["lr"] = self.optimizer.param_groups[0]["lr"]
-            logs["time"] = time.perf_counter() - started
+        while state.stop_reason is None and state.epoch < config.max_iter:
+            epoch = state.epoch
+            logs = self._epoch_logs(x, x_val, batch_size)
             for name, value in logs.items():
-                history.setdefault(name, []).append(value)
-            monitored = logs["val_loss"] if x_val is not None else logs["loss"]
+                state.history.setdefault(name, []).append(value)
+            state.epoch += 1
             if not all(math.isfinite(v) for v in logs.values()):
-                stop_reason, diverged_epoch = "diverged", epoch
+                state.stop_reason, diverged_epoch = "diverged", epoch
                 break
-            if monitored < best_loss - config.tol:
-                no_change = 0
-            else:
-                no_change += 1
-            if monitored < best_loss:
-                best_loss, best_epoch = monitored, epoch
-                with torch.no_grad():
-                    for name, value in self.module.state_dict().items():
-                        best_state[name].copy_(value)
+            monitored = logs["val_loss"] if x_val is not None else logs["loss"]
+            self._track_best(state, monitored)
             self._step_scheduler(monitored)
             for callback in self.callbacks:
                 callback.on_epoch_end(epoch, logs)
-            if config.early_stopping and no_change >= config.n_iter_no_change:
-                stop_reason = "early_stopping"
+            if config.early_stopping and state.no_change >= config.n_iter_no_change:
+                state.stop_reason = "early_stopping"
                 break
+            if checkpointer is not None and state.epoch % checkpointer.every == 0:
+                checkpointer.save(self.module, self.optimizer, self.scheduler, self.generator,
+                                  state)
+        stop_reason = state.stop_reason or "max_iter"
         if stop_reason in {"diverged", "early_stopping"}:
-            self.module.load_state_dict(best_state)
+            self.module.load_state_dict(state.best_state)
+        if checkpointer is not None:
+            state.stop_reason = stop_reason
+            checkpointer.save(self.module, self.optimizer, self.scheduler, self.generator, state)
         self.module.eval()
-        result = TrainingResult(history, n_iter=epoch + 1, best_epoch=best_epoch,
+        result = TrainingResult(state.history, n_iter=state.epoch, best_epoch=state.best_epoch,
                                 stop_reason=stop_reason, diverged_epoch=diverged_epoch)
         for callback in self.callbacks:
             callback.on_train_end({"stop_reason": stop_reason, "n_iter": result.n_iter})
         if diverged_epoch is not None:
-            self._report_divergence(diverged_epoch, best_epoch)
+            self._report_divergence(diverged_epoch, state.best_epoch)
         return result
+
+    def _initial_state(self, checkpointer: Checkpointer | None, resume: bool) -> TrainState:
+        if resume and checkpointer is not None:
+            found = checkpointer.load_latest()
+            if found is not None:
+                state = restore(*found, self.module, self.optimizer, self.scheduler,
+                                self.generator)
+                if state.stop_reason == "max_iter":  # finished, but max_iter may have grown
+                    state.stop_reason = None
+                return state
+        # Preallocated once; improving epochs copy into it (no allocation per epoch).
+        best = {k: v.detach().clone() for k, v in self.module.state_dict().items()}
+        return TrainState(best_state=best)
+
+    def _epoch_logs(self, x: Tensor, x_val: Tensor | None, batch_size: int) -> dict[str, float]:
+        started = time.perf_counter()
+        logs = self.run_epoch(x, batch_size)
+        if x_val is not None:
+            val = evaluate(self.module, x_val, self.config.loss, batch_size)
+            logs.update({f"val_{name}": value for name, value in val.items()})
+        logs["lr"] = self.optimizer.param_groups[0]["lr"]
+        logs["time"] = time.perf_counter() - started
+        return logs
+
+    def _track_best(self, state: TrainState, monitored: float) -> None:
+        state.no_change = 0 if monitored < state.best_loss - self.config.tol \
+            else state.no_change + 1
+        if monitored < state.best_loss:
+            state.best_loss, state.best_epoch = monitored, state.epoch - 1
+            with torch.no_grad():
+                for name, value in self.module.state_dict().items():
+                    state.best_state[name].copy_(value)
 
     def _step_scheduler(self, monitored: float) -> None:
         if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
