@@ -15,7 +15,7 @@ import torch
 
 from codings import AutoEncoder, Denoising, InvalidInputError
 from codings.training import Callback
-from codings.training.checkpoint import CheckpointWarning, Checkpointer
+from codings.training.checkpoint import Checkpointer, CheckpointWarning
 
 PARAMS = dict(hidden_layer_sizes=(8,), n_components=3, max_iter=12, batch_size=32,
               constraints=(Denoising(std=0.1),), lr_schedule="cosine", random_state=0)
@@ -115,7 +115,7 @@ def test_a_finished_run_can_be_extended(tmp_path):
 
 
 def test_resume_needs_a_directory_and_a_matching_model(tmp_path):
-    with pytest.raises(InvalidInputError, match="'resume' parameter .* checkpoint_dir"):
+    with pytest.raises(InvalidInputError, match=r"'resume' parameter .* checkpoint_dir"):
         AutoEncoder(resume=True).fit(_data())
     AutoEncoder(**{**PARAMS, "max_iter": 2}, checkpoint_dir=tmp_path).fit(_data())
     other = {**PARAMS, "hidden_layer_sizes": (5,)}
