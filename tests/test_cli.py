@@ -78,7 +78,7 @@ def test_fit_on_digits_writes_the_run_folder(workdir: Path,
 
     model = load(run / "model.safetensors")
     assert model.n_iter_ == 2 and model.hidden_layer_sizes == (16,)
-    assert model.input_shape_ == (8, 8)
+    assert model.image_shape_ == (8, 8) and model.input_shape_ is None
     assert model.preprocessing_.kind == "standard"
     with open(run / "history.csv", newline="") as handle:
         rows = list(csv.reader(handle))

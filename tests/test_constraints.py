@@ -525,7 +525,7 @@ def test_interpolate_starts_and_ends_at_the_given_codings(blob):
 
 @pytest.mark.parametrize(("k", "batch"), [
     (0.05, 40), (0.2, 25), (0.5, 9), (1.0, 7), (0.01, 10),
-    pytest.param(0.07, 100, marks=pytest.mark.xfail(strict=True, reason=(
+    pytest.param(0.07, 100, marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
         "BUG: WinnerTakeAll computes math.ceil(k * batch) in floating point; 0.07 * 100 is "
         "7.000000000000001, so 8 winners are kept instead of ceil(7) = 7"))),
 ])

@@ -99,8 +99,8 @@ def fit(args: argparse.Namespace) -> int:
         discard_if_empty(run_dir)
         raise
     estimator.preprocessing_ = data.scaling
-    if data.image_shape is not None:
-        estimator.input_shape_ = tuple(data.image_shape)
+    if data.image_shape is not None:  # how to draw a row as a picture; outputs stay flat
+        estimator.image_shape_ = tuple(data.image_shape)
     estimator.save(run_dir / "model.safetensors")
     write_history(run_dir, estimator.history_)
     write_params(run_dir, estimator, data, args)

@@ -37,7 +37,8 @@ class WinnerTakeAll(Constraint, name="winner_take_all"):
         z = out.z
         if not training:
             return z
-        keep = max(1, math.ceil(self.k * z.shape[0]))
+        # The small slack keeps float error (0.07 * 100 = 7.000000000000001) from adding one.
+        keep = max(1, math.ceil(self.k * z.shape[0] - 1e-9))
         # Indices (not a threshold) so ties never keep more than `keep` per unit.
         winners = z.topk(keep, dim=0).indices
         mask = torch.zeros_like(z).scatter_(0, winners, 1.0)

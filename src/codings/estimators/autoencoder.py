@@ -291,7 +291,7 @@ class AutoEncoder(GenerativeMixin, ClassNamePrefixFeaturesOutMixin, TransformerM
         if shape is not None and len(shape) > 2 and images_ok:
             if reset:
                 self.input_shape_ = tuple(int(s) for s in shape[1:])
-            elif tuple(shape[1:]) != tuple(getattr(self, "input_shape_", shape[1:])):
+            elif getattr(self, "input_shape_", None) not in (None, tuple(shape[1:])):
                 raise InvalidInputError(
                     f"X has images of shape {tuple(shape[1:])}, but the model was fitted on "
                     f"images of shape {self.input_shape_}.")

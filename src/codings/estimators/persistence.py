@@ -72,6 +72,7 @@ def save_model(estimator: Any, path: str | os.PathLike[str]) -> None:
         "n_features_in": int(estimator.n_features_in_),
         "feature_names_in": _jsonable(list(getattr(estimator, "feature_names_in_", []))) or None,
         "input_shape": _jsonable(getattr(estimator, "input_shape_", None)),
+        "image_shape": _jsonable(getattr(estimator, "image_shape_", None)),
         "preprocessing": {"kind": scaling.kind} if scaling is not None else None,
         "history": estimator.history_,
         "n_iter": int(estimator.n_iter_),
@@ -193,6 +194,8 @@ def _rebuild(cls: type, header: dict[str, Any], tensors: dict[str, torch.Tensor]
     n_features = int(header["n_features_in"])
     shape = header.get("input_shape")
     estimator.input_shape_ = tuple(shape) if shape is not None else None
+    if header.get("image_shape") is not None:
+        estimator.image_shape_ = tuple(header["image_shape"])
     module = estimator._build_module(n_features, torch.Generator().manual_seed(0), 0)
     state = {k: v for k, v in tensors.items() if not k.startswith(_PREPROCESSING_PREFIX)}
     module.load_state_dict(state, strict=True)
