@@ -10,6 +10,7 @@ import copy
 import itertools
 import json
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -288,8 +289,6 @@ def test_l1_sparsity_is_the_summed_mean_absolute_activation():
 def test_kl_sparsity_warns_unless_the_coding_is_a_sigmoid():
     with pytest.warns(UserWarning, match="coding_activation='sigmoid'"):
         mlp_module((Sparsity(),), coding="relu")
-    import warnings
-
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         mlp_module((Sparsity(),), coding="sigmoid")

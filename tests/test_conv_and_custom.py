@@ -9,8 +9,17 @@ import pytest
 import torch
 from torch import nn
 
-from codings import AutoEncoder, Denoising, InvalidInputError, ModelFileError, WeightDecay, load
+from codings import (
+    AutoEncoder,
+    Denoising,
+    InvalidInputError,
+    ModelFileError,
+    Variational,
+    WeightDecay,
+    load,
+)
 from codings.constraints import registered_constraints
+from codings.nn import linear_layers
 from codings.nn.tied import TiedConvTranspose2d
 
 
@@ -237,7 +246,7 @@ def test_a_custom_encoder_needs_a_decoder_and_vice_versa(rows, which):
 
 
 def test_custom_modules_must_be_torch_modules(rows):
-    with pytest.raises(InvalidInputError, match="nn.Module"):
+    with pytest.raises(InvalidInputError, match=r"nn\.Module"):
         AutoEncoder(max_iter=1, encoder=Encoder(), decoder=lambda z: z).fit(rows)
 
 
@@ -256,3 +265,68 @@ def test_3d_input_to_the_mlp_suggests_the_conv_architecture(images):
                        random_state=0).fit(images.reshape(60, 64))
     with pytest.raises(InvalidInputError, match="architecture='conv'"):
         flat.transform(images)
+
+
+class VariationalEncoder(nn.Module):
+    """Outputs mu and log_var side by side: 2 * n_components columns."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(6, 5), nn.Tanh(), nn.Linear(5, 4))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+def test_a_custom_variational_encoder_outputs_mu_and_log_var(rows):
+    ae = custom(VariationalEncoder(), constraints=(Variational(),)).fit(rows)
+    assert linear_layers(ae.module_.encoder)[-1].out_features == 4  # left as given
+    Z = ae.transform(rows)
+    assert Z.shape == (40, 2)
+    with torch.no_grad():
+        mu = ae.module_.encoder(torch.tensor(rows, dtype=torch.float32))[:, :2]
+    np.testing.assert_allclose(ae.transform(rows.astype(np.float32)), mu.numpy(), rtol=1e-6)
+    assert ae.sample(3, random_state=0).shape == (3, 6)
+
+
+def test_a_custom_variational_encoder_with_an_odd_width_is_refused(rows):
+    encoder = Encoder(6, 3)
+    with pytest.raises(InvalidInputError, match=r"2 \* n_components columns"):
+        custom(encoder, Decoder(3, 6), constraints=(Variational(),)).fit(rows)
+
+
+@pytest.mark.xfail(strict=True, raises=RuntimeError, reason=(
+    "BUG: Variational.build replaces the last nn.Linear of any nn.Sequential encoder with a "
+    "head of twice its width, custom encoders included, while a custom encoder of any other "
+    "class is left alone and must output 2 * n_components columns itself; a Sequential "
+    "encoder that follows that rule gets 4 * n_components outputs and fit fails with a raw "
+    "torch RuntimeError (mat1 and mat2 shapes cannot be multiplied)"))
+def test_a_custom_sequential_variational_encoder_follows_the_same_rule(rows):
+    encoder = nn.Sequential(nn.Linear(6, 5), nn.Tanh(), nn.Linear(5, 4))
+    decoder = nn.Sequential(nn.Linear(2, 5), nn.Tanh(), nn.Linear(5, 6))
+    ae = custom(encoder, decoder, constraints=(Variational(),)).fit(rows)
+    assert linear_layers(ae.module_.encoder)[-1].out_features == 4
+    assert ae.transform(rows).shape == (40, 2)
+
+
+@pytest.mark.xfail(strict=True, raises=RuntimeError, reason=(
+    "BUG: custom modules whose decoder(encoder(x)) does not have x's shape are not "
+    "checked; fit fails inside the loss with a raw torch RuntimeError instead of the "
+    "InvalidInputError every bad input should give (codings.exceptions)"))
+def test_custom_modules_that_do_not_reconstruct_the_input_shape_are_refused(rows):
+    with pytest.raises(InvalidInputError, match="shape"):
+        custom(Encoder(6, 2), Decoder(2, 5)).fit(rows)
+
+
+@pytest.mark.xfail(strict=True, raises=InvalidInputError, reason=(
+    "BUG: a custom encoder whose output width differs from n_components is accepted by "
+    "fit; transform then returns that width and inverse_transform(transform(X)) is refused "
+    "('expects codings with 2 columns'); fit should check the coding width"))
+def test_custom_encoder_width_must_match_n_components(rows):
+    try:
+        ae = custom(Encoder(6, 3), Decoder(3, 6)).fit(rows)
+    except InvalidInputError as exc:
+        assert "n_components" in str(exc)
+        return
+    Z = ae.transform(rows)
+    assert ae.inverse_transform(Z).shape == rows.shape

@@ -158,3 +158,26 @@ def test_plotting_never_touches_pyplot(images):
         import matplotlib.pyplot as plt
 
         assert plt.get_fignums() == []
+
+
+def test_sparsity_cost_curves_cross_zero_at_the_target():
+    from codings.plotting import plot_sparsity_costs
+
+    fig = plot_sparsity_costs(0.1)
+    lines = fig.axes[0].get_lines()
+    labels = [line.get_label() for line in lines[:3]]
+    assert labels == ["KL divergence", "squared error", "absolute error"]
+    for line in lines[:3]:
+        q, cost = line.get_data()
+        assert q[np.argmin(cost)] == pytest.approx(0.1, abs=0.003)
+    with pytest.raises(InvalidInputError, match="target must be in"):
+        plot_sparsity_costs(1.5)
+
+
+def test_activation_histograms_count_every_activation():
+    from codings.plotting import plot_activation_histograms
+
+    Z = np.random.RandomState(0).rand(50, 8)
+    fig = plot_activation_histograms(Z, bins=10)
+    counts = [patch.get_height() for patch in fig.axes[0].patches]
+    assert sum(counts) == 400 and len(fig.axes) == 2

@@ -9,6 +9,7 @@ from codings.plotting._base import guess_image_shape, save_figure
 from codings.plotting.curves import plot_loss_curve
 from codings.plotting.images import plot_features, plot_images, plot_reconstructions
 from codings.plotting.latent import plot_codings_2d
+from codings.plotting.sparsity import plot_activation_histograms, plot_sparsity_costs
 
-__all__ = ["guess_image_shape", "plot_codings_2d", "plot_features", "plot_images",
-           "plot_loss_curve", "plot_reconstructions", "save_figure"]
+__all__ = ["guess_image_shape", "plot_activation_histograms", "plot_codings_2d", "plot_features", "plot_images",
+           "plot_loss_curve", "plot_reconstructions", "plot_sparsity_costs", "save_figure"]
