@@ -84,9 +84,10 @@ def test_colour_images_channels_first_or_last(shape):
 
 def test_codings_2d_with_classes_has_a_legend():
     Z = np.random.default_rng(0).normal(size=(60, 2))
-    fig = plot_codings_2d(Z, labels=np.arange(60) % 3)
+    fig = plot_codings_2d(Z, labels=np.arange(60) % 3, label_name="digit")
     (ax,) = fig.axes
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["0", "1", "2"]
+    assert ax.get_legend().get_title().get_text() == "digit"
     assert ax.get_title() == "Codings"
 
 

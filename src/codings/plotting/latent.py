@@ -48,9 +48,9 @@ def _color_by(fig: Figure, ax: Axes, xy: np.ndarray, labels: np.ndarray, name: s
         from matplotlib import colormaps
 
         colors = colormaps["tab10" if classes.size <= 10 else "tab20"]
-        for index, name in enumerate(classes):
+        for index, value in enumerate(classes):
             mask = codes == index
-            ax.scatter(xy[mask, 0], xy[mask, 1], s=6, color=colors(index), label=str(name))
+            ax.scatter(xy[mask, 0], xy[mask, 1], s=6, color=colors(index), label=str(value))
         ax.legend(title=name, markerscale=2, fontsize="small", loc="best")
         return
     numeric = labels.dtype.kind in "biuf"
