@@ -275,3 +275,9 @@ def test_help_imports_no_heavy_module() -> None:
                             timeout=60, check=False)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_unknown_flag_gets_a_did_you_mean(capsys):
+    assert main(["fit", "--n-componets", "3"]) == 2
+    err = capsys.readouterr().err
+    assert "Did you mean '--n-components'?" in err and err.count("\n") == 1

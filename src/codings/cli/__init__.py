@@ -54,16 +54,36 @@ def _run(command: str, args: Any) -> int:
         return int(getattr(module, function)(args))
 
 
+def _suggest_flag(parser: Any, argv: list[str]) -> str:
+    """"Did you mean '--n-components'?" for the first unknown ``--flag`` of a subcommand."""
+    from codings.exceptions import did_you_mean
+
+    subparsers = next((a for a in parser._actions if hasattr(a, "choices")
+                       and isinstance(a.choices, dict)), None)
+    if subparsers is None or not argv or argv[0] not in subparsers.choices:
+        return ""
+    known = [flag.removeprefix("--") for action in subparsers.choices[argv[0]]._actions
+             for flag in action.option_strings if flag.startswith("--")]
+    for token in argv[1:]:
+        flag = token.split("=", 1)[0]
+        if flag.startswith("--") and flag[2:] not in known:
+            # Compare without the dashes, which every flag shares.
+            hint = did_you_mean(flag[2:], known)
+            return hint.replace("Did you mean '", "Did you mean '--").rstrip()
+    return ""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return its exit code (``sys.argv[1:]`` when ``argv`` is None)."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
     try:
-        args = build_parser().parse_args(argv)
+        args = parser.parse_args(argv)
     except UsageError as exc:
         # Unknown options are reported by the top parser: point at the subcommand's help.
         prog = f"codings {argv[0]}" if exc.prog == "codings" and argv[:1] and \
             argv[0] in _COMMANDS else exc.prog
-        return _fail(f"{exc} (see '{prog} --help')", 2)
+        return _fail(f"{exc}{_suggest_flag(parser, argv)} (see '{prog} --help')", 2)
     except SystemExit as exc:  # --help and --version print, then exit 0
         return exc.code if isinstance(exc.code, int) else 0
     args.argv = argv
