@@ -53,7 +53,7 @@ def mlp_module(constraints=(), *, n_features=6, hidden=(5,), k=2, activation="el
         with torch.no_grad():
             for layer in [*linear_layers(encoder), *linear_layers(decoder)]:
                 layer.bias.copy_(0.3 * torch.randn(layer.bias.shape, generator=generator))
-    return AutoEncoderModule(encoder, decoder, tuple(constraints), generator)
+    return AutoEncoderModule(encoder, decoder, tuple(constraints), generator, builtin=True)
 
 
 def randn(*shape, seed=0, dtype=torch.float32):

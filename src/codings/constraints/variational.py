@@ -45,8 +45,8 @@ class Variational(Constraint, name="variational"):
     def build(self, module: AutoEncoderModule, constraints: tuple[Constraint, ...]) -> None:
         """Replace the encoder's last Linear by a head of twice the width (mu, log_var)."""
         encoder = module.encoder
-        if not isinstance(encoder, nn.Sequential):
-            return  # a custom encoder must output 2 * n_components columns itself
+        if not module.builtin:
+            return  # your own encoder outputs 2 * n_components columns (mu, log_var) itself
         children = list(encoder.children())
         last = max((i for i, m in enumerate(children) if isinstance(m, nn.Linear)),
                    default=None)

@@ -76,7 +76,35 @@ def build_module(params: dict[str, Any], n_features: int, image_shape: tuple[int
                 n_features, tuple(params["hidden_layer_sizes"]), params["n_components"],
                 params["activation"], coding_activation, output_activation, params["init"],
                 generator)
-        return AutoEncoderModule(encoder, decoder, tuple(constraints), generator)
+        module = AutoEncoderModule(encoder, decoder, tuple(constraints), generator,
+                                   builtin=params["encoder"] is None)
+    if params["encoder"] is not None:
+        check_custom_modules(module, n_features, params["n_components"])
+    return module
+
+
+def check_custom_modules(module: AutoEncoderModule, n_features: int, n_components: int) -> None:
+    """One dry pass on zeros, so a user's modules that do not fit fail here, clearly."""
+    x = torch.zeros(2, n_features)
+    module.eval()
+    try:
+        with torch.no_grad():
+            out = module(x)
+    except (RuntimeError, ValueError, IndexError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InvalidInputError(f"The custom encoder/decoder failed on input with "
+                                f"{n_features} features: {first}") from exc
+    finally:
+        module.train()
+    if out.z.shape != (2, n_components):
+        raise InvalidInputError(
+            f"The custom encoder gives codings of shape {tuple(out.z.shape[1:])} per sample, "
+            f"but n_components={n_components}; make them match (a variational encoder "
+            f"outputs 2 * n_components columns: mu and log_var).")
+    if out.x_hat.shape != x.shape:
+        raise InvalidInputError(
+            f"decoder(encoder(x)) has shape {tuple(out.x_hat.shape[1:])} per sample, but x "
+            f"has {n_features} features; the decoder must reconstruct the input's shape.")
 
 
 def module_class_name(module: nn.Module | None) -> str | None:

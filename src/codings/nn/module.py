@@ -52,6 +52,9 @@ class AutoEncoderModule(nn.Module):
     generator : torch.Generator, optional
         Source of randomness for corruption and sampling, so training is reproducible
         without touching torch's global RNG.
+    builtin : bool, default=False
+        True for the library's own architectures, which constraints may reshape (the
+        variational heads); your own encoder is left as it is.
 
     Shape
     -----
@@ -62,8 +65,9 @@ class AutoEncoderModule(nn.Module):
 
     def __init__(self, encoder: nn.Module, decoder: nn.Module,
                  constraints: Sequence[Any] = (),
-                 generator: torch.Generator | None = None) -> None:
+                 generator: torch.Generator | None = None, builtin: bool = False) -> None:
         super().__init__()
+        self.builtin = builtin
         self.encoder = encoder
         self.decoder = decoder
         self.constraints = tuple(constraints)
