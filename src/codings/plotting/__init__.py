@@ -11,5 +11,6 @@ from codings.plotting.images import plot_features, plot_images, plot_reconstruct
 from codings.plotting.latent import plot_codings_2d
 from codings.plotting.sparsity import plot_activation_histograms, plot_sparsity_costs
 
-__all__ = ["guess_image_shape", "plot_activation_histograms", "plot_codings_2d", "plot_features", "plot_images",
-           "plot_loss_curve", "plot_reconstructions", "plot_sparsity_costs", "save_figure"]
+__all__ = ["guess_image_shape", "plot_activation_histograms", "plot_codings_2d", "plot_features",
+           "plot_images", "plot_loss_curve", "plot_reconstructions", "plot_sparsity_costs",
+           "save_figure"]
