@@ -1,0 +1,34 @@
+"""The benchmark scripts keep working: each runs in its smallest mode and prints its table."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+MNIST = ROOT.parent / "shared" / "data" / "mnist.npz"
+
+
+def _run(*args: str) -> str:
+    result = subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True,
+                            timeout=300, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout
+
+
+@pytest.mark.skipif(not MNIST.exists(), reason="MNIST file not beside the checkout")
+def test_chapter_quick_mode_prints_the_table(tmp_path):
+    out = _run("benchmarks/chapter.py", str(MNIST), "--quick", "--out", str(tmp_path))
+    assert "mode: QUICK" in out
+    for name in ("stacked", "tied", "denoising, gaussian", "denoising, dropout", "sparse",
+                 "variational", "convolutional"):
+        assert name in out
+    assert (tmp_path / "variational_samples.png").exists()
+
+
+def test_pca_equivalence_prints_ratios():
+    out = _run("benchmarks/pca_equivalence.py", "--repeats", "1", "--seeds", "2")
+    assert "3-D demo 3-2-3" in out and "digits 64-8-64" in out
