@@ -299,3 +299,26 @@ def _with_nan(X: np.ndarray, row: int, col: int) -> np.ndarray:
     X = X.copy()
     X[row, col] = np.nan
     return X
+
+
+def test_bf16_mixed_precision_trains_like_float32(small_data):
+    from codings.training.loop import bf16_supported
+
+    if not bf16_supported(torch.device("cpu")):
+        pytest.skip("no native bfloat16 on this CPU")
+    fp32 = AutoEncoder(max_iter=30, learning_rate=0.01, random_state=0).fit(small_data)
+    bf16 = AutoEncoder(max_iter=30, learning_rate=0.01, precision="bf16-mixed",
+                       random_state=0).fit(small_data)
+    assert bf16.module_.encoder[0].weight.dtype == torch.float32
+    assert bf16.loss_curve_[-1] == pytest.approx(fp32.loss_curve_[-1], rel=0.15)
+    assert bf16.loss_curve_ != fp32.loss_curve_  # autocast really ran
+
+
+def test_bf16_falls_back_to_float32_with_a_warning(small_data, monkeypatch):
+    import codings.estimators.autoencoder as module
+
+    monkeypatch.setattr(module, "bf16_supported", lambda device: False)
+    with pytest.warns(UserWarning, match="training in float32 instead"):
+        ae = AutoEncoder(max_iter=3, precision="bf16-mixed", random_state=0).fit(small_data)
+    reference = AutoEncoder(max_iter=3, random_state=0).fit(small_data)
+    assert ae.loss_curve_ == reference.loss_curve_

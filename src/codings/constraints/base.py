@@ -43,6 +43,9 @@ class Constraint:
     #: Constraints whose ``build`` reshapes the network (variational heads) run before those
     #: that read its shape (tied weights): lower first, then in the order given.
     build_order: ClassVar[int] = 10
+    #: In greedy layer-wise pretraining: "each" phase applies it, only the "last" (the
+    #: coding layer), "skip" (already built into the shared layers), or "refuse".
+    layerwise: ClassVar[str] = "each"
     #: name of another constraint -> why the two cannot be combined.
     incompatible: ClassVar[dict[str, str]] = {}
 

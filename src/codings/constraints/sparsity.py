@@ -39,6 +39,7 @@ class Sparsity(Constraint, name="sparsity"):
     target: float = 0.1
     weight: float = 0.2
 
+    layerwise = "last"  # a property of the codings, not of hidden layers
     incompatible: ClassVar[dict[str, str]] = {
         "variational": "a Gaussian coding has no activation in (0, 1) to make sparse; use "
                        "Sparsity on a deterministic autoencoder."}

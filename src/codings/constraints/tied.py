@@ -29,6 +29,7 @@ class TiedWeights(Constraint, name="tied_weights"):
     """Share each encoder weight, transposed, with the mirror decoder layer."""
 
     build_order = 20  # after Variational has doubled the coding head
+    layerwise = "skip"  # the tie lives in the shared layers themselves
 
     def build(self, module: AutoEncoderModule, constraints: tuple[Constraint, ...]) -> None:
         encoder = _weight_layers(module.encoder)

@@ -37,6 +37,7 @@ class Variational(Constraint, name="variational"):
 
     reconstruction_reduction = "sum"
     build_order = 0  # reshape the coding head before anything reads it
+    layerwise = "refuse"
 
     def __post_init__(self) -> None:
         if not self.beta >= 0:

@@ -25,6 +25,7 @@ class WinnerTakeAll(Constraint, name="winner_take_all"):
 
     k: float = 0.05
 
+    layerwise = "last"
     incompatible: ClassVar[dict[str, str]] = {
         "variational": "zeroing most of a Gaussian coding breaks the reparameterisation; "
                        "winner-take-all needs a deterministic coding."}

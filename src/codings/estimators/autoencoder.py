@@ -31,12 +31,15 @@ from codings.nn.layers import ACTIVATIONS, INITS
 from codings.nn.module import AutoEncoderModule
 from codings.training.callbacks import Callback, ProgressBar
 from codings.training.checkpoint import Checkpointer
+from codings.training.layerwise import PRETRAINING, pretrain
 from codings.training.loop import (
     LR_SCHEDULES,
     OPTIMIZERS,
+    PRECISIONS,
     Trainer,
     TrainingConfig,
     TrainingResult,
+    bf16_supported,
 )
 from codings.training.losses import LOSSES, reconstruction_error
 
@@ -133,6 +136,20 @@ class AutoEncoder(GenerativeMixin, ClassNamePrefixFeaturesOutMixin, TransformerM
         Continue from the newest readable checkpoint in ``checkpoint_dir`` (a corrupted
         newest one is skipped with a warning); the result is bit-identical to an
         uninterrupted run. Starts fresh when there is none.
+    pretraining : {None, "layerwise", "layerwise-frozen"}, default=None
+        Greedy layer-wise pretraining of the MLP before training the whole stack: each phase
+        trains one encoder layer and its mirror decoder layer on the cached output of the
+        layers below, for ``pretraining_iter`` epochs. "layerwise" trains separate shallow
+        autoencoders and copies their weights in; "layerwise-frozen" trains the stack's own
+        layers with the others frozen (the same result, without copies). Then ``max_iter``
+        epochs fine-tune the whole stack (0 skips fine-tuning). Phase terms appear in
+        ``history_`` as ``phase1_loss``, ``phase1_reconstruction``, ...
+    pretraining_iter : int, optional
+        Epochs per pretraining phase; None means ``max_iter``.
+    precision : {"32", "bf16-mixed"}, default="32"
+        "bf16-mixed" runs forward passes under ``torch.autocast`` in bfloat16 (weights and
+        optimizer stay float32); falls back to "32" with a warning where the hardware has no
+        native bfloat16.
     device : str, default="cpu"
         "cpu", "cuda", "cuda:N" or "auto".
     random_state : int, RandomState or None, default=None
@@ -178,7 +195,9 @@ class AutoEncoder(GenerativeMixin, ClassNamePrefixFeaturesOutMixin, TransformerM
                  validation_fraction: float = 0.1, n_iter_no_change: int = 10,
                  tol: float = 1e-4, on_nonfinite: str = "warn",
                  checkpoint_dir: Any = None, checkpoint_every: int = 1,
-                 checkpoint_keep: int = 2, resume: bool = False, device: str = "cpu",
+                 checkpoint_keep: int = 2, resume: bool = False,
+                 pretraining: str | None = None, pretraining_iter: int | None = None,
+                 precision: str = "32", device: str = "cpu",
                  random_state: Any = None, verbose: int = 0) -> None:
         self.n_components = n_components
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -207,6 +226,9 @@ class AutoEncoder(GenerativeMixin, ClassNamePrefixFeaturesOutMixin, TransformerM
         self.checkpoint_every = checkpoint_every
         self.checkpoint_keep = checkpoint_keep
         self.resume = resume
+        self.pretraining = pretraining
+        self.pretraining_iter = pretraining_iter
+        self.precision = precision
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -238,7 +260,13 @@ class AutoEncoder(GenerativeMixin, ClassNamePrefixFeaturesOutMixin, TransformerM
         check_number(_OWNER, "momentum", self.momentum, low=0, high=1, high_open=True)
         if self.batch_size is not None:
             check_number(_OWNER, "batch_size", self.batch_size, integer=True, low=1)
-        check_number(_OWNER, "max_iter", self.max_iter, integer=True, low=1)
+        check_number(_OWNER, "max_iter", self.max_iter, integer=True,
+                     low=0 if self.pretraining is not None else 1)
+        if self.pretraining is not None:
+            check_choice(_OWNER, "pretraining", self.pretraining, PRETRAINING)
+        if self.pretraining_iter is not None:
+            check_number(_OWNER, "pretraining_iter", self.pretraining_iter, integer=True, low=1)
+        check_choice(_OWNER, "precision", self.precision, PRECISIONS)
         check_number(_OWNER, "validation_fraction", self.validation_fraction, low=0, high=1,
                      low_open=True, high_open=True)
         check_number(_OWNER, "n_iter_no_change", self.n_iter_no_change, integer=True, low=1)
@@ -332,7 +360,7 @@ class AutoEncoder(GenerativeMixin, ClassNamePrefixFeaturesOutMixin, TransformerM
             early_stopping=bool(self.early_stopping),
             validation_fraction=float(self.validation_fraction),
             n_iter_no_change=int(self.n_iter_no_change), tol=float(self.tol),
-            on_nonfinite=self.on_nonfinite)
+            on_nonfinite=self.on_nonfinite, precision=self.precision)
 
     # -- fitting ---------------------------------------------------------------------------
     def fit(self, X: Any, y: Any = None, *, callbacks: Sequence[Callback] = ()) -> AutoEncoder:
@@ -364,12 +392,30 @@ class AutoEncoder(GenerativeMixin, ClassNamePrefixFeaturesOutMixin, TransformerM
         all_callbacks = list(callbacks)
         if self.verbose:
             all_callbacks.append(ProgressBar())
-        trainer = Trainer(module, self._training_config(), generator, all_callbacks)
+        config = self._training_config()
+        if config.precision == "bf16-mixed" and not bf16_supported(device):
+            warnings.warn(f"precision='bf16-mixed' needs native bfloat16 support, which "
+                          f"{device.type} here lacks; training in float32 instead.",
+                          UserWarning, stacklevel=2)
+            config.precision = "32"
         checkpointer = None
         if self.checkpoint_dir is not None:
             checkpointer = Checkpointer(Path(self.checkpoint_dir), self.checkpoint_every,
                                         self.checkpoint_keep)
-        self._set_fitted(module, trainer.fit(data, checkpointer, resume=bool(self.resume)))
+        phases: dict[str, list[float]] = {}
+        resuming = bool(self.resume) and checkpointer is not None and bool(
+            checkpointer.existing())
+        if self.pretraining is not None and not resuming:
+            epochs = self.pretraining_iter or self.max_iter
+            phases = pretrain(module, data, config, epochs, generator, self.pretraining,
+                              all_callbacks)
+        if self.max_iter > 0:
+            trainer = Trainer(module, config, generator, all_callbacks)
+            result = trainer.fit(data, checkpointer, resume=bool(self.resume))
+        else:
+            result = TrainingResult({}, n_iter=0, best_epoch=-1, stop_reason="max_iter")
+        result.history = {**phases, **result.history}
+        self._set_fitted(module, result)
         return self
 
     def _set_fitted(self, module: AutoEncoderModule, result: TrainingResult) -> None:
