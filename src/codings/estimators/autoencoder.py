@@ -24,6 +24,7 @@ from codings.estimators.validation import (
     check_features,
     check_number,
     check_sizes,
+    first_nonfinite,
     param_error,
 )
 from codings.exceptions import InvalidInputError
@@ -494,7 +495,7 @@ class AutoEncoder(GenerativeMixin, ClassNamePrefixFeaturesOutMixin, TransformerM
         from sklearn.utils import check_array
 
         try:
-            Z = check_array(Z, dtype=[np.float64, np.float32])
+            Z = check_array(Z, dtype=[np.float64, np.float32], ensure_all_finite=False)
         except ValueError as exc:
             raise InvalidInputError(f"Invalid codings for inverse_transform: {exc}") from exc
         if Z.shape[1] != self.n_components:
@@ -503,7 +504,7 @@ class AutoEncoder(GenerativeMixin, ClassNamePrefixFeaturesOutMixin, TransformerM
                 f"(n_components), got an array of shape {Z.shape}.")
         if not np.isfinite(Z).all():
             raise InvalidInputError("The codings passed to inverse_transform contain NaN or "
-                                    "infinity.")
+                                    f"infinity: it {first_nonfinite(Z)}.")
         return Z
 
     def reconstruct(self, X: Any) -> np.ndarray:

@@ -66,7 +66,7 @@ def check_sizes(owner: str, name: str, value: Any) -> tuple[int, ...]:
     return tuple(int(s) for s in sizes)
 
 
-def _first_nonfinite(X: np.ndarray) -> str:
+def first_nonfinite(X: np.ndarray) -> str:
     bad = ~np.isfinite(X)
     count = int(bad.sum())
     row, col = (int(i) for i in np.argwhere(bad)[0][:2])
@@ -102,7 +102,7 @@ def check_features(estimator: Any, X: Any, *, reset: bool, allow_nd: bool = Fals
                        "Encode or drop text columns before fitting.")
         raise InvalidInputError(message) from exc
     if X.size and not np.isfinite(X).all():
-        raise InvalidInputError(f"Input X {_first_nonfinite(X)}. Remove or impute them "
+        raise InvalidInputError(f"Input X {first_nonfinite(X)}. Remove or impute them "
                                 "(for example with sklearn.impute.SimpleImputer).")
     return X
 
