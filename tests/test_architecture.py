@@ -7,7 +7,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "codings"
 LAYERS = ["exceptions", "_fileio", "nn", "constraints", "training", "datasets", "estimators",
-          "diagnostics", "plotting", "cli"]
+          "diagnostics", "plotting", "report", "tour", "cli"]
 # datasets sits beside the estimators: it may use the errors, not the torch model code.
 ALLOWED = {layer: set(LAYERS[:i + 1]) for i, layer in enumerate(LAYERS)}
 ALLOWED["datasets"] = {"exceptions", "_fileio", "datasets"}

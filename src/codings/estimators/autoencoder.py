@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 import secrets
 import warnings
 from collections.abc import Sequence
@@ -24,7 +25,9 @@ from codings.estimators.validation import (
     check_features,
     check_number,
     check_sizes,
+    check_streamed,
     first_nonfinite,
+    open_npy,
     param_error,
 )
 from codings.exceptions import InvalidInputError
@@ -43,11 +46,14 @@ from codings.training.loop import (
     bf16_supported,
 )
 from codings.training.losses import LOSSES, reconstruction_error
+from codings.training.sources import MemmapSource, streamed_rows
 
 _OWNER = "AutoEncoder"
 _INFERENCE_BATCH = 4096
 NONFINITE_POLICIES = ("warn", "raise")
 _UNSCALED_MAGNITUDE = 5.0
+_SCALE_CHECK_ROWS = 10_000  # rows read to judge scaling (a memory map is never read whole)
+_STREAMED_VALIDATION_ROWS = 10_000
 
 
 def resolve_device(device: str) -> torch.device:
@@ -309,12 +315,34 @@ class AutoEncoder(GenerativeMixin, ClassNamePrefixFeaturesOutMixin, TransformerM
         return build_module(params, n_features, image_shape, self._constraints(), generator,
                             seed)
 
+    def _check_memmap(self, X: np.memmap, *, reset: bool) -> np.memmap:
+        images_ok = self.architecture == "conv" or self.encoder is not None
+        check_streamed(X, images_ok=images_ok)
+        n_features = int(np.prod(X.shape[1:]))
+        if reset:
+            self.n_features_in_ = n_features
+            self.input_shape_ = tuple(int(s) for s in X.shape[1:]) if X.ndim > 2 else None
+            if hasattr(self, "feature_names_in_"):
+                del self.feature_names_in_
+        elif n_features != self.n_features_in_:
+            raise InvalidInputError(f"X has {n_features} features, but AutoEncoder is "
+                                    f"expecting {self.n_features_in_} features as input.")
+        return X
+
     def _sample_shape(self) -> tuple[int, ...] | None:
         shape = getattr(self, "input_shape_", None)
         return tuple(shape) if shape is not None and len(shape) > 1 else None
 
     def _check_X(self, X: Any, *, reset: bool) -> np.ndarray:
-        """Validate X; images (n, C, H, W) or (n, H, W) are flattened for a conv model."""
+        """Validate X; images (n, C, H, W) or (n, H, W) are flattened for a conv model.
+
+        A path to a ``.npy`` file is memory-mapped, and a memory-mapped array is checked
+        chunk by chunk and returned as is, so it is never loaded whole.
+        """
+        if isinstance(X, str | os.PathLike):
+            X = open_npy(X)
+        if isinstance(X, np.memmap):
+            return self._check_memmap(X, reset=reset)
         shape = getattr(X, "shape", None)
         images_ok = self.architecture == "conv" or self.encoder is not None
         if shape is not None and len(shape) > 2 and images_ok:
@@ -353,7 +381,33 @@ class AutoEncoder(GenerativeMixin, ClassNamePrefixFeaturesOutMixin, TransformerM
                 "values. Put a StandardScaler or MinMaxScaler before AutoEncoder in a "
                 "Pipeline.", UserWarning, stacklevel=3)
 
-    def _training_config(self) -> TrainingConfig:
+    def _training_data(self, X: np.ndarray, device: torch.device, generator: torch.Generator,
+                       config: TrainingConfig) -> tuple[torch.Tensor | MemmapSource,
+                                                        torch.Tensor | None]:
+        """An in-memory tensor, or a streamed source (and its validation rows) for a memmap."""
+        if not isinstance(X, np.memmap):
+            return torch.from_numpy(as_float_tensor_input(X)).to(device), None
+        validation, exclude = None, None
+        if config.early_stopping:
+            # Drawn first from the fresh generator, as for in-memory data, so resumes agree.
+            n_val = min(max(1, round(X.shape[0] * config.validation_fraction)),
+                        _STREAMED_VALIDATION_ROWS, X.shape[0] - 1)
+            exclude = torch.randperm(X.shape[0], generator=generator)[:n_val].numpy()
+            validation = streamed_rows(X, exclude).to(device)
+        batch = min(config.batch_size or X.shape[0], X.shape[0])
+        return MemmapSource(X, device, batch, exclude=exclude), validation
+
+    def _training_config(self, device: torch.device | None = None) -> TrainingConfig:
+        config = self._plain_training_config()
+        if config.precision == "bf16-mixed" and not bf16_supported(
+                device or torch.device("cpu")):
+            warnings.warn("precision='bf16-mixed' needs native bfloat16 support, which this "
+                          "device lacks; training in float32 instead.", UserWarning,
+                          stacklevel=3)
+            config.precision = "32"
+        return config
+
+    def _plain_training_config(self) -> TrainingConfig:
         return TrainingConfig(
             loss=self.loss, optimizer=self.optimizer, learning_rate=float(self.learning_rate),
             momentum=float(self.momentum), lr_schedule=self.lr_schedule,
@@ -383,22 +437,18 @@ class AutoEncoder(GenerativeMixin, ClassNamePrefixFeaturesOutMixin, TransformerM
         if X.shape[0] < 2 and self.early_stopping:
             raise InvalidInputError("early_stopping needs at least 2 samples (n_samples=1): "
                                     "one to train on and one to validate.")
-        self._warn_if_identity_possible(X.shape[1])
-        self._warn_if_unscaled(X)
+        n_features = int(np.prod(X.shape[1:]))
+        self._warn_if_identity_possible(n_features)
+        self._warn_if_unscaled(X[:_SCALE_CHECK_ROWS].reshape(-1, n_features))
         device = resolve_device(self.device)
         seed = seed_from(self.random_state)
         generator = torch.Generator().manual_seed(seed)
-        module = self._build_module(X.shape[1], generator, seed).to(device)
-        data = torch.from_numpy(as_float_tensor_input(X)).to(device)
+        module = self._build_module(n_features, generator, seed).to(device)
+        config = self._training_config(device)
+        data, validation = self._training_data(X, device, generator, config)
         all_callbacks = list(callbacks)
         if self.verbose:
             all_callbacks.append(ProgressBar())
-        config = self._training_config()
-        if config.precision == "bf16-mixed" and not bf16_supported(device):
-            warnings.warn(f"precision='bf16-mixed' needs native bfloat16 support, which "
-                          f"{device.type} here lacks; training in float32 instead.",
-                          UserWarning, stacklevel=2)
-            config.precision = "32"
         checkpointer = None
         if self.checkpoint_dir is not None:
             checkpointer = Checkpointer(Path(self.checkpoint_dir), self.checkpoint_every,
@@ -407,12 +457,17 @@ class AutoEncoder(GenerativeMixin, ClassNamePrefixFeaturesOutMixin, TransformerM
         resuming = bool(self.resume) and checkpointer is not None and bool(
             checkpointer.existing())
         if self.pretraining is not None and not resuming:
+            if not isinstance(data, torch.Tensor):
+                raise InvalidInputError("Layer-wise pretraining caches every layer's output in "
+                                        "memory, so it cannot stream a memory-mapped array; "
+                                        "load the data with np.load(path) or drop pretraining.")
             epochs = self.pretraining_iter or self.max_iter
             phases = pretrain(module, data, config, epochs, generator, self.pretraining,
                               all_callbacks)
         if self.max_iter > 0:
             trainer = Trainer(module, config, generator, all_callbacks)
-            result = trainer.fit(data, checkpointer, resume=bool(self.resume))
+            result = trainer.fit(data, checkpointer, resume=bool(self.resume),
+                                 validation=validation)
         else:
             result = TrainingResult({}, n_iter=0, best_epoch=-1, stop_reason="max_iter")
         result.history = {**phases, **result.history}
@@ -441,26 +496,40 @@ class AutoEncoder(GenerativeMixin, ClassNamePrefixFeaturesOutMixin, TransformerM
         return module, torch.float32
 
     @torch.inference_mode()
-    def _map_batches(self, X: np.ndarray, function: Any) -> np.ndarray:
-        """Apply ``function(module, x)`` to tensor batches of ``X``; numpy in X's dtype out."""
+    def _map_batches(self, X: np.ndarray, function: Any,
+                     out: np.ndarray | None = None) -> np.ndarray:
+        """Apply ``function(module, x)`` to tensor batches of ``X``; numpy in X's dtype out.
+
+        With ``out`` (for example a memory-mapped array), each batch's result is written
+        there as it is computed, so nothing of size ``n_samples`` is held in memory.
+        """
         module, dtype = self._inference_module(X.dtype)
         device = next(module.parameters()).device
+        out_dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
         parts = []
         for start in range(0, X.shape[0], _INFERENCE_BATCH):
             batch = np.ascontiguousarray(X[start:start + _INFERENCE_BATCH])
-            x = torch.tensor(batch, dtype=dtype, device=device)
-            parts.append(function(module, x).cpu().numpy())
-        return np.concatenate(parts).astype(X.dtype, copy=False)
+            x = torch.tensor(batch.reshape(len(batch), -1), dtype=dtype, device=device)
+            result = function(module, x).cpu().numpy()
+            if out is None:
+                parts.append(result)
+            else:
+                out[start:start + len(result)] = result
+        return out if out is not None else np.concatenate(parts).astype(out_dtype, copy=False)
 
     def _decode_output(self, x_hat: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(x_hat) if self.loss == "bce" else x_hat
 
-    def transform(self, X: Any) -> np.ndarray:
+    def transform(self, X: Any, *, out: np.ndarray | None = None) -> np.ndarray:
         """Codings of ``X``: the mean coding for variational models, so it is deterministic.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like of shape (n_samples, n_features), a memory-mapped array, or a path
+            to a ``.npy`` file (memory-mapped and streamed in batches)
+        out : ndarray of shape (n_samples, n_components), optional
+            Where to write the codings (for example ``np.lib.format.open_memmap(...)``), so
+            large inputs are encoded without holding the result in memory.
 
         Returns
         -------
@@ -468,7 +537,10 @@ class AutoEncoder(GenerativeMixin, ClassNamePrefixFeaturesOutMixin, TransformerM
         """
         check_is_fitted(self)
         X = self._check_X(X, reset=False)
-        return self._map_batches(X, lambda m, x: m.encode(x).z)
+        if out is not None and tuple(out.shape) != (X.shape[0], self.n_components):
+            raise InvalidInputError(f"out must have shape {(X.shape[0], self.n_components)} "
+                                    f"(n_samples, n_components); got {tuple(out.shape)}.")
+        return self._map_batches(X, lambda m, x: m.encode(x).z, out)
 
     def inverse_transform(self, X: Any) -> np.ndarray:
         """Decode codings back to the input space (probabilities when ``loss="bce"``).

@@ -66,14 +66,17 @@ def check_sizes(owner: str, name: str, value: Any) -> tuple[int, ...]:
     return tuple(int(s) for s in sizes)
 
 
-def first_nonfinite(X: np.ndarray) -> str:
-    bad = ~np.isfinite(X)
-    count = int(bad.sum())
-    row, col = (int(i) for i in np.argwhere(bad)[0][:2])
-    value = X[row, col] if X.ndim == 2 else X.reshape(X.shape[0], -1)[row, col]
-    kind = "NaN" if np.isnan(value) else "infinity (inf)"
-    return (f"contains {kind} at row {row}, column {col} ({count} non-finite value"
-            f"{'s' if count != 1 else ''} in all)")
+def first_nonfinite(X: np.ndarray, row_offset: int = 0, *, count: bool = True) -> str:
+    """Where the first NaN or infinity is: "contains NaN at row 3, column 2 (...)"."""
+    flat = X.reshape(X.shape[0], -1)
+    bad = ~np.isfinite(flat)
+    row, col = (int(i) for i in np.argwhere(bad)[0])
+    kind = "NaN" if np.isnan(flat[row, col]) else "infinity (inf)"
+    text = f"contains {kind} at row {row + row_offset}, column {col}"
+    if count:
+        total = int(bad.sum())
+        text += f" ({total} non-finite value{'s' if total != 1 else ''} in all)"
+    return text
 
 
 def check_features(estimator: Any, X: Any, *, reset: bool, allow_nd: bool = False,
@@ -112,3 +115,47 @@ def as_float_tensor_input(X: np.ndarray) -> np.ndarray:
     arr = np.ascontiguousarray(X, dtype=np.float32)
     return arr if arr.flags.writeable else arr.copy()
 
+
+
+_CHECK_ROWS = 65_536
+
+
+def open_npy(path: Any) -> np.memmap:
+    """Memory-map a ``.npy`` file given by path, with a clear error for anything else."""
+    from pathlib import Path
+
+    p = Path(path)
+    if p.suffix.lower() != ".npy":
+        raise InvalidInputError(f"fit and transform read only .npy files by path (they are "
+                                f"memory-mapped); got {p}. Load other files with "
+                                "codings.datasets.load_array.")
+    if not p.is_file():
+        raise InvalidInputError(f"Data file not found: {p}" if not p.exists()
+                                else f"Expected a data file but {p} is a directory.")
+    try:
+        X = np.load(p, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError) as exc:
+        raise InvalidInputError(f"Cannot memory-map {p} as a .npy array: {exc}") from exc
+    if not isinstance(X, np.memmap):  # a 0-byte array cannot be mapped; it loads in memory
+        raise InvalidInputError(f"{p} holds an empty array of shape {X.shape}.")
+    return X
+
+
+def check_streamed(X: np.memmap, *, images_ok: bool) -> None:
+    """The checks ``validate_data`` does, done chunk by chunk so a memmap is never copied."""
+    if X.dtype.kind not in "biuf":
+        raise InvalidInputError(f"Input X must be numeric; the memory-mapped array holds "
+                                f"{X.dtype} values.")
+    if X.ndim < 2 or (X.ndim > 2 and not images_ok):
+        raise InvalidInputError(
+            f"Expected a 2D array (n_samples, n_features); the memory-mapped array has shape "
+            f"{X.shape}." + (" Use architecture='conv' for images." if X.ndim > 2 else ""))
+    if X.shape[0] == 0 or X.size == 0:
+        raise InvalidInputError(f"Found array with 0 sample(s) (shape={X.shape}).")
+    if X.dtype.kind != "f":
+        return
+    for start in range(0, X.shape[0], _CHECK_ROWS):
+        block = np.asarray(X[start:start + _CHECK_ROWS]).reshape(-1, int(np.prod(X.shape[1:])))
+        if not np.isfinite(block).all():
+            raise InvalidInputError(f"Input X {first_nonfinite(block, start, count=False)}. "
+                                    "Remove or impute them.")

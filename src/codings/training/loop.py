@@ -23,6 +23,7 @@ from codings.nn.module import AutoEncoderModule, Output
 from codings.training.callbacks import Callback
 from codings.training.checkpoint import Checkpointer, TrainState, restore
 from codings.training.losses import reconstruction_error
+from codings.training.sources import Source, TensorSource
 
 OPTIMIZERS = ("adam", "sgd", "rmsprop", "nadam")
 PRECISIONS = ("32", "bf16-mixed")
@@ -143,19 +144,16 @@ class Trainer:
         self.scheduler = make_scheduler(self.optimizer, config)
         self.reduction = reconstruction_reduction(module)
 
-    def run_epoch(self, x: Tensor, batch_size: int) -> dict[str, float]:
-        """One pass over ``x`` in a fresh random order; returns sample-weighted mean terms."""
+    def run_epoch(self, source: Source, batch_size: int) -> dict[str, float]:
+        """One pass over the data in a fresh random order; sample-weighted mean terms."""
         module, optimizer = self.module, self.optimizer
         module.train()
-        n = x.shape[0]
-        perm = torch.randperm(n, generator=self.generator).to(x.device)
         totals: dict[str, Tensor] = {}
         autocast = self.config.precision == "bf16-mixed"
-        for start in range(0, n, batch_size):
-            xb = x.index_select(0, perm[start:start + batch_size])
+        for xb in source.batches(self.generator, batch_size):
             # Weights, optimizer state and the backward pass stay float32; only the forward
             # matmuls run in bfloat16 (2.2x the fp32 matmul rate on AVX-512 BF16 CPUs).
-            with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=autocast):
+            with torch.autocast(xb.device.type, dtype=torch.bfloat16, enabled=autocast):
                 terms = loss_terms(module(xb), self.config.loss, self.reduction)
             optimizer.zero_grad(set_to_none=True)
             terms["loss"].backward()
@@ -164,24 +162,26 @@ class Trainer:
                 weighted = value.detach() * xb.shape[0]
                 totals[name] = totals[name] + weighted if name in totals else weighted
         # One host sync per epoch, for all terms at once.
-        values = torch.stack(list(totals.values())).div_(n).tolist()
+        values = torch.stack(list(totals.values())).div_(source.n).tolist()
         return dict(zip(totals, values, strict=True))
 
-    def fit(self, x: Tensor, checkpointer: Checkpointer | None = None,
-            resume: bool = False) -> TrainingResult:
+    def fit(self, x: Tensor | Source, checkpointer: Checkpointer | None = None,
+            resume: bool = False, validation: Tensor | None = None) -> TrainingResult:
         """Train for ``config.max_iter`` epochs (fewer with early stopping or divergence).
 
         With a ``checkpointer``, a checkpoint is written every ``checkpointer.every`` epochs
         and at the end; ``resume`` continues from the newest readable one, bit-identically.
         """
         config = self.config
-        x_val: Tensor | None = None
-        if config.early_stopping:
-            # Drawn first from a freshly seeded generator, so a resumed run splits the same.
-            train_idx, val_idx = split_validation(x.shape[0], config.validation_fraction,
-                                                  self.generator)
-            x, x_val = x[train_idx.to(x.device)], x[val_idx.to(x.device)]
-        batch_size = min(config.batch_size or x.shape[0], x.shape[0])
+        x_val = validation
+        if isinstance(x, Tensor):
+            if config.early_stopping and x_val is None:
+                # Drawn first from a freshly seeded generator: a resumed run splits the same.
+                train_idx, val_idx = split_validation(x.shape[0], config.validation_fraction,
+                                                      self.generator)
+                x, x_val = x[train_idx.to(x.device)], x[val_idx.to(x.device)]
+            x = TensorSource(x)
+        batch_size = min(config.batch_size or x.n, x.n)
         state = self._initial_state(checkpointer, resume)
         diverged_epoch = None
         for callback in self.callbacks:
@@ -234,7 +234,8 @@ class Trainer:
         best = {k: v.detach().clone() for k, v in self.module.state_dict().items()}
         return TrainState(best_state=best)
 
-    def _epoch_logs(self, x: Tensor, x_val: Tensor | None, batch_size: int) -> dict[str, float]:
+    def _epoch_logs(self, x: Source, x_val: Tensor | None,
+                    batch_size: int) -> dict[str, float]:
         started = time.perf_counter()
         logs = self.run_epoch(x, batch_size)
         if x_val is not None:
