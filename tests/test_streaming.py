@@ -88,7 +88,7 @@ def test_streamed_early_stopping_and_errors(tmp_path):
 
     with pytest.raises(InvalidInputError, match=r"infinity \(inf\) at row 7, column 3"):
         AutoEncoder(max_iter=1).fit(tmp_path / "bad.npy")
-    with pytest.raises(InvalidInputError, match="only .npy files by path"):
+    with pytest.raises(InvalidInputError, match=r"only \.npy files by path"):
         AutoEncoder(max_iter=1).fit(str(tmp_path / "x.csv"))
     with pytest.raises(InvalidInputError, match="cannot stream a memory-mapped array"):
         AutoEncoder(max_iter=1, pretraining="layerwise").fit(tmp_path / "x.npy")
