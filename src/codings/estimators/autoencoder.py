@@ -35,6 +35,9 @@ from codings.nn.layers import ACTIVATIONS, INITS
 from codings.nn.module import AutoEncoderModule
 from codings.training.callbacks import Callback, ProgressBar
 from codings.training.checkpoint import Checkpointer
+from codings.training.distributed import device_for_rank
+from codings.training.distributed import setup as setup_distributed
+from codings.training.distributed import teardown as teardown_distributed
 from codings.training.layerwise import PRETRAINING, pretrain
 from codings.training.loop import (
     LR_SCHEDULES,
@@ -440,19 +443,28 @@ class AutoEncoder(GenerativeMixin, ClassNamePrefixFeaturesOutMixin, TransformerM
         n_features = int(np.prod(X.shape[1:]))
         self._warn_if_identity_possible(n_features)
         self._warn_if_unscaled(X[:_SCALE_CHECK_ROWS].reshape(-1, n_features))
-        device = resolve_device(self.device)
+        context = setup_distributed(device_for_rank(resolve_device(self.device)))
+        device = device_for_rank(resolve_device(self.device))
         seed = seed_from(self.random_state)
+        if context is not None and self.random_state is None:
+            raise InvalidInputError("Training under torchrun needs an int random_state: every "
+                                    "process must build the same model and draw the same "
+                                    "batches.")
         generator = torch.Generator().manual_seed(seed)
         module = self._build_module(n_features, generator, seed).to(device)
+        if context is not None and context.world_size > 1:
+            # Each rank corrupts its own rows with its own noise; batches stay in step.
+            module.generator = torch.Generator().manual_seed(seed + 7919 * (context.rank + 1))
         config = self._training_config(device)
         data, validation = self._training_data(X, device, generator, config)
         all_callbacks = list(callbacks)
-        if self.verbose:
+        if self.verbose and (context is None or context.is_main):
             all_callbacks.append(ProgressBar())
         checkpointer = None
         if self.checkpoint_dir is not None:
             checkpointer = Checkpointer(Path(self.checkpoint_dir), self.checkpoint_every,
-                                        self.checkpoint_keep)
+                                        self.checkpoint_keep,
+                                        writer=context is None or context.is_main)
         phases: dict[str, list[float]] = {}
         resuming = bool(self.resume) and checkpointer is not None and bool(
             checkpointer.existing())
@@ -461,15 +473,25 @@ class AutoEncoder(GenerativeMixin, ClassNamePrefixFeaturesOutMixin, TransformerM
                 raise InvalidInputError("Layer-wise pretraining caches every layer's output in "
                                         "memory, so it cannot stream a memory-mapped array; "
                                         "load the data with np.load(path) or drop pretraining.")
+            if context is not None:
+                raise InvalidInputError("Layer-wise pretraining runs in one process; train "
+                                        "without torchrun or without pretraining.")
             epochs = self.pretraining_iter or self.max_iter
             phases = pretrain(module, data, config, epochs, generator, self.pretraining,
                               all_callbacks)
-        if self.max_iter > 0:
-            trainer = Trainer(module, config, generator, all_callbacks)
-            result = trainer.fit(data, checkpointer, resume=bool(self.resume),
-                                 validation=validation)
-        else:
-            result = TrainingResult({}, n_iter=0, best_epoch=-1, stop_reason="max_iter")
+        trainer = None
+        try:
+            if self.max_iter > 0:
+                trainer = Trainer(module, config, generator, all_callbacks, context=context)
+                result = trainer.fit(data, checkpointer, resume=bool(self.resume),
+                                     validation=validation)
+            else:
+                result = TrainingResult({}, n_iter=0, best_epoch=-1, stop_reason="max_iter")
+        finally:
+            wrapper = trainer.forward_module if trainer is not None else None
+            if trainer is not None:
+                trainer.forward_module = module
+            teardown_distributed(wrapper, context)
         result.history = {**phases, **result.history}
         self._set_fitted(module, result)
         return self

@@ -76,6 +76,7 @@ class Checkpointer:
     directory: Path
     every: int = 1
     keep: int = 2
+    writer: bool = True  # under torchrun only rank 0 writes; every rank can read
 
     def path(self, epoch: int) -> Path:
         return self.directory / f"checkpoint-{epoch:06d}.safetensors"
@@ -89,9 +90,11 @@ class Checkpointer:
                       reverse=True)
 
     def save(self, module: torch.nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any,
-             generator: torch.Generator, state: TrainState) -> Path:
+             generator: torch.Generator, state: TrainState) -> Path | None:
         from safetensors.torch import save
 
+        if not self.writer:
+            return None
         tensors = {f"module.{k}": v.detach().cpu().contiguous()
                    for k, v in module.state_dict().items()}
         tensors.update({f"best.{k}": v.detach().cpu().contiguous()

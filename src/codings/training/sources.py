@@ -18,7 +18,27 @@ class Source(Protocol):
 
     n: int
 
-    def batches(self, generator: torch.Generator, batch_size: int) -> Iterator[Tensor]: ...
+    def batches(self, generator: torch.Generator, batch_size: int, rank: int = 0,
+                world_size: int = 1) -> Iterator[Tensor]: ...
+
+
+def shard(perm: Tensor, batch_size: int, rank: int, world_size: int) -> Iterator[Tensor]:
+    """This rank's rows of each global batch of ``batch_size * world_size`` rows.
+
+    The permutation is truncated to a multiple of ``world_size`` so every rank gets the same
+    number of rows in every step (a short last global batch is split evenly).
+    """
+    if world_size == 1:
+        yield from perm.split(batch_size)
+        return
+    perm = perm[: perm.numel() - perm.numel() % world_size]
+    for global_batch in perm.split(batch_size * world_size):
+        yield global_batch.view(world_size, -1)[rank]
+
+
+def rows_per_epoch(n: int, world_size: int) -> int:
+    """Rows seen in one epoch by all ranks together."""
+    return n - n % world_size
 
 
 class TensorSource:
@@ -28,10 +48,11 @@ class TensorSource:
         self.x = x
         self.n = int(x.shape[0])
 
-    def batches(self, generator: torch.Generator, batch_size: int) -> Iterator[Tensor]:
+    def batches(self, generator: torch.Generator, batch_size: int, rank: int = 0,
+                world_size: int = 1) -> Iterator[Tensor]:
         perm = torch.randperm(self.n, generator=generator).to(self.x.device)
-        for start in range(0, self.n, batch_size):
-            yield self.x.index_select(0, perm[start:start + batch_size])
+        for rows in shard(perm, batch_size, rank, world_size):
+            yield self.x.index_select(0, rows)
 
 
 class MemmapSource:
@@ -69,11 +90,23 @@ class MemmapSource:
         block = block.reshape(block.shape[0], -1)
         return torch.from_numpy(np.ascontiguousarray(block)).to(self.device)
 
-    def batches(self, generator: torch.Generator, batch_size: int) -> Iterator[Tensor]:
+    def batches(self, generator: torch.Generator, batch_size: int, rank: int = 0,
+                world_size: int = 1) -> Iterator[Tensor]:
         starts = torch.arange(0, self.array.shape[0], self.chunk_rows)
         for index in torch.randperm(len(starts), generator=generator).tolist():
             chunk = self._chunk(int(starts[index]))
-            yield from TensorSource(chunk).batches(generator, batch_size)
+            yield from TensorSource(chunk).batches(generator, batch_size, rank, world_size)
+
+    def rows_seen(self, world_size: int) -> int:
+        """Rows per epoch across ranks: each chunk is truncated to a multiple of the ranks."""
+        if world_size == 1:
+            return self.n
+        total = 0
+        for start in range(0, self.array.shape[0], self.chunk_rows):
+            stop = min(start + self.chunk_rows, self.array.shape[0])
+            rows = stop - start if self.keep is None else int(self.keep[start:stop].sum())
+            total += rows_per_epoch(rows, world_size)
+        return total
 
 
 def streamed_rows(array: np.ndarray, rows: np.ndarray) -> Tensor:
