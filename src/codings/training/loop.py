@@ -22,8 +22,8 @@ from codings.exceptions import TrainingDivergedError
 from codings.nn.module import AutoEncoderModule, Output
 from codings.training.callbacks import Callback
 from codings.training.checkpoint import Checkpointer, TrainState, restore
-from codings.training.losses import reconstruction_error
 from codings.training.distributed import DistContext, all_reduce_sum, wrap
+from codings.training.losses import reconstruction_error
 from codings.training.sources import Source, TensorSource, rows_per_epoch
 
 OPTIMIZERS = ("adam", "sgd", "rmsprop", "nadam")
