@@ -17,13 +17,12 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from codings.constraints.base import Constraint, check_compatible
-from codings.estimators._building import ARCHITECTURES, build_module, resolve_image_shape
+from codings.estimators._building import build_module, resolve_image_shape
 from codings.estimators._generative import GenerativeMixin
+from codings.estimators._params import validate_params
 from codings.estimators.validation import (
     as_float_tensor_input,
-    check_choice,
     check_features,
-    check_number,
     check_sizes,
     check_streamed,
     first_nonfinite,
@@ -31,29 +30,24 @@ from codings.estimators.validation import (
     param_error,
 )
 from codings.exceptions import InvalidInputError
-from codings.nn.layers import ACTIVATIONS, INITS
 from codings.nn.module import AutoEncoderModule
 from codings.training.callbacks import Callback, ProgressBar
 from codings.training.checkpoint import Checkpointer
-from codings.training.distributed import device_for_rank
+from codings.training.distributed import DistContext, device_for_rank, launched_by_torchrun
 from codings.training.distributed import setup as setup_distributed
 from codings.training.distributed import teardown as teardown_distributed
-from codings.training.layerwise import PRETRAINING, pretrain
+from codings.training.layerwise import pretrain
 from codings.training.loop import (
-    LR_SCHEDULES,
-    OPTIMIZERS,
-    PRECISIONS,
     Trainer,
     TrainingConfig,
     TrainingResult,
     bf16_supported,
 )
-from codings.training.losses import LOSSES, reconstruction_error
+from codings.training.losses import reconstruction_error
 from codings.training.sources import MemmapSource, streamed_rows
 
 _OWNER = "AutoEncoder"
 _INFERENCE_BATCH = 4096
-NONFINITE_POLICIES = ("warn", "raise")
 _UNSCALED_MAGNITUDE = 5.0
 _SCALE_CHECK_ROWS = 10_000  # rows read to judge scaling (a memory map is never read whole)
 _STREAMED_VALIDATION_ROWS = 10_000
@@ -245,51 +239,7 @@ class AutoEncoder(GenerativeMixin, ClassNamePrefixFeaturesOutMixin, TransformerM
 
     # -- validation ------------------------------------------------------------------------
     def _validate_params(self) -> None:
-        check_number(_OWNER, "n_components", self.n_components, integer=True, low=1)
-        check_sizes(_OWNER, "hidden_layer_sizes", self.hidden_layer_sizes)
-        for name in ("activation", "output_activation"):
-            check_choice(_OWNER, name, getattr(self, name), ACTIVATIONS)
-        if self.coding_activation is not None:
-            check_choice(_OWNER, "coding_activation", self.coding_activation, ACTIVATIONS)
-        check_choice(_OWNER, "loss", self.loss, LOSSES)
-        if self.loss == "bce" and self.output_activation not in {"identity", "sigmoid"}:
-            raise param_error(_OWNER, "output_activation",
-                              "'identity' or 'sigmoid' with loss='bce' (the decoder outputs "
-                              "logits and the sigmoid is applied for you)",
-                              self.output_activation)
-        check_choice(_OWNER, "architecture", self.architecture, ARCHITECTURES)
-        if (self.encoder is None) != (self.decoder is None) or not all(
-                m is None or isinstance(m, nn.Module) for m in (self.encoder, self.decoder)):
-            raise param_error(_OWNER, "encoder", "given together with decoder, both torch "
-                              "nn.Module instances", (self.encoder, self.decoder))
-        check_choice(_OWNER, "init", self.init, INITS)
-        check_choice(_OWNER, "optimizer", self.optimizer, OPTIMIZERS)
-        check_choice(_OWNER, "lr_schedule", self.lr_schedule, LR_SCHEDULES)
-        check_choice(_OWNER, "on_nonfinite", self.on_nonfinite, NONFINITE_POLICIES)
-        check_number(_OWNER, "learning_rate", self.learning_rate, low=0, low_open=True)
-        check_number(_OWNER, "momentum", self.momentum, low=0, high=1, high_open=True)
-        if self.batch_size is not None:
-            check_number(_OWNER, "batch_size", self.batch_size, integer=True, low=1)
-        check_number(_OWNER, "max_iter", self.max_iter, integer=True,
-                     low=0 if self.pretraining is not None else 1)
-        if self.pretraining is not None:
-            check_choice(_OWNER, "pretraining", self.pretraining, PRETRAINING)
-        if self.pretraining_iter is not None:
-            check_number(_OWNER, "pretraining_iter", self.pretraining_iter, integer=True, low=1)
-        check_choice(_OWNER, "precision", self.precision, PRECISIONS)
-        check_number(_OWNER, "validation_fraction", self.validation_fraction, low=0, high=1,
-                     low_open=True, high_open=True)
-        check_number(_OWNER, "n_iter_no_change", self.n_iter_no_change, integer=True, low=1)
-        check_number(_OWNER, "tol", self.tol, low=0)
-        check_number(_OWNER, "verbose", self.verbose, integer=True, low=0)
-        check_number(_OWNER, "checkpoint_every", self.checkpoint_every, integer=True, low=1)
-        check_number(_OWNER, "checkpoint_keep", self.checkpoint_keep, integer=True, low=1)
-        if self.resume and self.checkpoint_dir is None:
-            raise param_error(_OWNER, "resume", "False unless checkpoint_dir is set (there is "
-                              "nowhere to resume from)", self.resume)
-        if not isinstance(self.device, str):
-            raise param_error(_OWNER, "device", "a str such as 'cpu', 'cuda' or 'auto'",
-                              self.device)
+        validate_params(self)
         self._constraints()
 
     def _constraints(self) -> tuple[Constraint, ...]:
@@ -443,58 +393,63 @@ class AutoEncoder(GenerativeMixin, ClassNamePrefixFeaturesOutMixin, TransformerM
         n_features = int(np.prod(X.shape[1:]))
         self._warn_if_identity_possible(n_features)
         self._warn_if_unscaled(X[:_SCALE_CHECK_ROWS].reshape(-1, n_features))
-        context = setup_distributed(device_for_rank(resolve_device(self.device)))
-        device = device_for_rank(resolve_device(self.device))
-        seed = seed_from(self.random_state)
-        if context is not None and self.random_state is None:
+        if launched_by_torchrun() and not isinstance(self.random_state, int | np.integer):
             raise InvalidInputError("Training under torchrun needs an int random_state: every "
                                     "process must build the same model and draw the same "
                                     "batches.")
+        device = device_for_rank(resolve_device(self.device))
+        seed = seed_from(self.random_state)
         generator = torch.Generator().manual_seed(seed)
         module = self._build_module(n_features, generator, seed).to(device)
+        config = self._training_config(device)
+        data, validation = self._training_data(X, device, generator, config)
+        context = setup_distributed(device)
         if context is not None and context.world_size > 1:
             # Each rank corrupts its own rows with its own noise; batches stay in step.
             module.generator = torch.Generator().manual_seed(seed + 7919 * (context.rank + 1))
-        config = self._training_config(device)
-        data, validation = self._training_data(X, device, generator, config)
-        all_callbacks = list(callbacks)
+        callbacks = list(callbacks)
         if self.verbose and (context is None or context.is_main):
-            all_callbacks.append(ProgressBar())
-        checkpointer = None
-        if self.checkpoint_dir is not None:
-            checkpointer = Checkpointer(Path(self.checkpoint_dir), self.checkpoint_every,
-                                        self.checkpoint_keep,
-                                        writer=context is None or context.is_main)
-        phases: dict[str, list[float]] = {}
-        resuming = bool(self.resume) and checkpointer is not None and bool(
-            checkpointer.existing())
-        if self.pretraining is not None and not resuming:
-            if not isinstance(data, torch.Tensor):
-                raise InvalidInputError("Layer-wise pretraining caches every layer's output in "
-                                        "memory, so it cannot stream a memory-mapped array; "
-                                        "load the data with np.load(path) or drop pretraining.")
-            if context is not None:
-                raise InvalidInputError("Layer-wise pretraining runs in one process; train "
-                                        "without torchrun or without pretraining.")
-            epochs = self.pretraining_iter or self.max_iter
-            phases = pretrain(module, data, config, epochs, generator, self.pretraining,
-                              all_callbacks)
+            callbacks.append(ProgressBar())
         trainer = None
         try:
+            phases = self._pretrain(module, data, config, generator, context, callbacks)
             if self.max_iter > 0:
-                trainer = Trainer(module, config, generator, all_callbacks, context=context)
-                result = trainer.fit(data, checkpointer, resume=bool(self.resume),
-                                     validation=validation)
+                trainer = Trainer(module, config, generator, callbacks, context=context)
+                result = trainer.fit(data, self._checkpointer(context),
+                                     resume=bool(self.resume), validation=validation)
             else:
                 result = TrainingResult({}, n_iter=0, best_epoch=-1, stop_reason="max_iter")
         finally:
             wrapper = trainer.forward_module if trainer is not None else None
-            if trainer is not None:
-                trainer.forward_module = module
+            trainer = None  # the DDP wrapper must go before the process group
             teardown_distributed(wrapper, context)
         result.history = {**phases, **result.history}
         self._set_fitted(module, result)
         return self
+
+    def _checkpointer(self, context: DistContext | None) -> Checkpointer | None:
+        if self.checkpoint_dir is None:
+            return None
+        return Checkpointer(Path(self.checkpoint_dir), self.checkpoint_every,
+                            self.checkpoint_keep, writer=context is None or context.is_main)
+
+    def _pretrain(self, module: AutoEncoderModule, data: Any, config: TrainingConfig,
+                  generator: torch.Generator, context: DistContext | None,
+                  callbacks: list[Callback]) -> dict[str, list[float]]:
+        """Greedy layer-wise phases, unless a checkpoint of the fine-tuning is resumed."""
+        checkpointer = self._checkpointer(context)
+        if self.pretraining is None or (self.resume and checkpointer is not None
+                                        and checkpointer.existing()):
+            return {}
+        if not isinstance(data, torch.Tensor):
+            raise InvalidInputError("Layer-wise pretraining caches every layer's output in "
+                                    "memory, so it cannot stream a memory-mapped array; "
+                                    "load the data with np.load(path) or drop pretraining.")
+        if context is not None:
+            raise InvalidInputError("Layer-wise pretraining runs in one process; train "
+                                    "without torchrun or without pretraining.")
+        epochs = self.pretraining_iter or self.max_iter
+        return pretrain(module, data, config, epochs, generator, self.pretraining, callbacks)
 
     def _set_fitted(self, module: AutoEncoderModule, result: TrainingResult) -> None:
         self.module_ = module.eval()
