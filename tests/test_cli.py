@@ -20,7 +20,7 @@ from codings.datasets import load_digits
 
 FAST = ["--max-iter", "2", "--hidden-layer-sizes", "16", "--random-state", "0", "--quiet"]
 RUN_FILES = {"model.safetensors", "history.csv", "history.json", "params.json", "loss.png",
-             "reconstructions.png", "codings.png"}
+             "reconstructions.png", "codings.png", "report.html", "checkpoints"}
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -166,7 +166,7 @@ def test_csv_codings_with_a_header_decode_again(workdir: Path, model_path: Path,
 # -- bad input: exit code 2 and one line ---------------------------------------------------
 ERRORS = {
     "missing file": (["encode", "MODEL", "missing.npy", "-o", "z.npy"], "Data file not found"),
-    "directory": (["encode", "MODEL", ".", "-o", "z.npy"], "is a directory"),
+    "folder without images": (["encode", "MODEL", ".", "-o", "z.npy"], "holds no images"),
     "missing model": (["encode", "nope.safetensors", "data.npy", "-o", "z.npy"],
                       "Model file not found"),
     "unknown constraint": (["fit", "--constraint", "sparsty:target=0.1"],
@@ -220,9 +220,10 @@ def test_flag_table_matches_the_estimator() -> None:
     from codings import AutoEncoder
     from codings.datasets import SCALES as LIBRARY_SCALES
     from codings.estimators._building import ARCHITECTURES
-    from codings.estimators.autoencoder import NONFINITE_POLICIES
+    from codings.estimators._params import NONFINITE_POLICIES
     from codings.nn.layers import ACTIVATIONS, INITS
-    from codings.training.loop import LR_SCHEDULES, OPTIMIZERS
+    from codings.training.layerwise import PRETRAINING
+    from codings.training.loop import LR_SCHEDULES, OPTIMIZERS, PRECISIONS
     from codings.training.losses import LOSSES
 
     parameters = inspect.signature(AutoEncoder).parameters
@@ -233,13 +234,15 @@ def test_flag_table_matches_the_estimator() -> None:
     choices = {"activation": ACTIVATIONS, "coding_activation": ACTIVATIONS,
                "output_activation": ACTIVATIONS, "loss": LOSSES, "init": INITS,
                "optimizer": OPTIMIZERS, "lr_schedule": LR_SCHEDULES,
-               "on_nonfinite": NONFINITE_POLICIES, "architecture": ARCHITECTURES}
+               "on_nonfinite": NONFINITE_POLICIES, "architecture": ARCHITECTURES,
+               "pretraining": PRETRAINING, "precision": PRECISIONS}
     for flag in ESTIMATOR_FLAGS:
         assert set(flag.choices) == set(choices.get(flag.name, ())), flag.name
     assert SCALES == LIBRARY_SCALES
 
 
-@pytest.mark.parametrize("command", ["fit", "encode", "reconstruct", "decode"])
+@pytest.mark.parametrize("command", ["fit", "encode", "reconstruct", "decode", "generate",
+                                     "score", "report", "export", "tour"])
 def test_each_command_help_shows_an_example(command: str,
                                             capsys: pytest.CaptureFixture[str]) -> None:
     assert main([command, "--help"]) == 0

@@ -1,9 +1,10 @@
-"""The ``codings`` command line: ``fit``, ``encode``, ``reconstruct`` and ``decode``.
+"""The ``codings`` command line: ``fit``, ``encode``, ``reconstruct``, ``decode``,
+``generate``, ``score``, ``report``, ``export`` and ``tour``.
 
 Exit codes: 0 success, 1 training failed (the loss diverged with ``--on-nonfinite raise``),
 2 bad input (a usage error, a missing or unreadable file, an invalid parameter), each with a
-one-line ``codings: error:`` message on stderr and no traceback. Commands import torch,
-scikit-learn and matplotlib only when they run, so ``--help`` stays fast.
+one-line ``codings: error:`` message on stderr and no traceback; 130 after Ctrl-C. Commands
+import torch, scikit-learn and matplotlib only when they run, so ``--help`` stays fast.
 """
 
 from __future__ import annotations
@@ -22,7 +23,10 @@ __all__ = ["main"]
 
 # command -> (module under codings.cli, function); imported on demand.
 _COMMANDS = {"fit": ("fit", "fit"), "encode": ("apply", "encode"),
-             "reconstruct": ("apply", "reconstruct"), "decode": ("apply", "decode")}
+             "reconstruct": ("apply", "reconstruct"), "decode": ("apply", "decode"),
+             "generate": ("generate", "generate"), "score": ("score", "score"),
+             "report": ("report", "report"), "export": ("export", "export"),
+             "tour": ("tour", "tour")}
 
 
 def _one_line(message: object) -> str:
@@ -96,5 +100,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:  # unwritable output, a full disk, a permission problem
         where = f": {exc.filename}" if exc.filename else ""
         return _fail(f"{exc.strerror or exc}{where}", 2)
-    except KeyboardInterrupt:
-        return _fail("interrupted", 130)
+    except KeyboardInterrupt as exc:  # fit says how to resume from its newest checkpoint
+        print(f"codings: {_one_line(exc) or 'interrupted'}", file=sys.stderr)
+        return 130

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from codings.cli.files import check_output, write_array
-from codings.datasets import load_array
+from codings.cli.sources import load_data
 from codings.estimators import load
 from codings.exceptions import InvalidInputError
 
@@ -26,8 +26,8 @@ def _check_width(X: np.ndarray, expected: int, message: str) -> None:
         raise InvalidInputError(message.format(got=X.shape[1], expected=expected))
 
 
-def _scaled_input(model: Any, path: str, key: str | None) -> np.ndarray:
-    bunch = load_array(path, key, scale_uint8=False)
+def scaled_input(model: Any, path: str, key: str | None) -> np.ndarray:
+    bunch = load_data(path, key)
     _check_width(bunch.data, model.n_features_in_,
                  f"{path} has {{got}} features per sample, but the model was fitted on "
                  "{expected}.")
@@ -35,7 +35,7 @@ def _scaled_input(model: Any, path: str, key: str | None) -> np.ndarray:
     return bunch.data if scaling is None else scaling.transform(bunch.data)
 
 
-def _to_data_scale(model: Any, X: np.ndarray) -> np.ndarray:
+def to_data_scale(model: Any, X: np.ndarray) -> np.ndarray:
     """Undo the fit-time scaling; X keeps its shape (models that know theirs return images)."""
     scaling = getattr(model, "preprocessing_", None)
     if scaling is None:
@@ -65,7 +65,7 @@ def encode(args: argparse.Namespace) -> int:
     """``codings encode MODEL DATA -o OUT``: the codings of each row of DATA."""
     output = check_output(args.output)  # before any work: a typo costs nothing
     model = load(args.model)
-    X = _scaled_input(model, args.data, args.key)
+    X = scaled_input(model, args.data, args.key)
     columns = list(model.get_feature_names_out()) if args.header else None
     return _write(output, model.transform(X), columns, "codings")
 
@@ -74,8 +74,8 @@ def reconstruct(args: argparse.Namespace) -> int:
     """``codings reconstruct MODEL DATA -o OUT``: reconstructions in DATA's own scale."""
     output = check_output(args.output)
     model = load(args.model)
-    X = _scaled_input(model, args.data, args.key)
-    X_hat = _to_data_scale(model, model.reconstruct(X))
+    X = scaled_input(model, args.data, args.key)
+    X_hat = to_data_scale(model, model.reconstruct(X))
     return _write(output, X_hat, _data_columns(model, args.header), "reconstructions")
 
 
@@ -83,8 +83,8 @@ def decode(args: argparse.Namespace) -> int:
     """``codings decode MODEL CODINGS -o OUT``: decode codings to the data's scale."""
     output = check_output(args.output)
     model = load(args.model)
-    Z = load_array(args.data, args.key, scale_uint8=False).data
+    Z = load_data(args.data, args.key).data
     _check_width(Z, model.n_components, f"{args.data} has {{got}} columns, but the model's "
                  "codings have {expected} (n_components).")
-    X_hat = _to_data_scale(model, model.inverse_transform(Z))
+    X_hat = to_data_scale(model, model.inverse_transform(Z))
     return _write(output, X_hat, _data_columns(model, args.header), "decoded data")

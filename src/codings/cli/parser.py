@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 DATASETS = ("digits", "demo-3d", "faces")
+DATA_HELP = ".npy, .npz, .csv or .parquet file, or a folder of PNG/JPEG images"
 # Kept equal to codings.datasets.SCALES by a test; importing it here would load scikit-learn.
 SCALES = ("auto", "standard", "minmax", "none")
 
@@ -118,10 +119,17 @@ ESTIMATOR_FLAGS = (
     Flag("on_nonfinite", str, "warn",
          "on a NaN loss: keep the best weights and warn, or raise (exit code 1)",
          ("warn", "raise")),
-    Flag("checkpoint_dir", str, None, "write resumable checkpoints to this folder"),
+    Flag("checkpoint_dir", str, None, "write resumable checkpoints to this folder",
+         default_text="RUN_DIR/checkpoints"),
     Flag("checkpoint_every", int, 1, "epochs between checkpoints"),
     Flag("checkpoint_keep", int, 2, "newest checkpoints kept"),
-    Flag("resume", None, False, "continue from the newest checkpoint in --checkpoint-dir"),
+    Flag("resume", None, False, "continue from the newest checkpoint in --checkpoint-dir; "
+         "'--resume RUN_DIR' resumes a run folder with its own arguments"),
+    Flag("pretraining", str, None, "greedy layer-wise pretraining of the stack before "
+         "--max-iter epochs of fine-tuning", ("layerwise", "layerwise-frozen")),
+    Flag("pretraining_iter", int, None, "epochs per pretraining phase", default_text="--max-iter"),
+    Flag("precision", str, "32", "'bf16-mixed' runs forward passes in bfloat16",
+         ("32", "bf16-mixed")),
     Flag("device", str, "cpu", "'cpu', 'cuda', 'cuda:N' or 'auto'"),
     Flag("random_state", int, None, "seed, for a reproducible run"),
 )
@@ -153,6 +161,10 @@ def _add_estimator_flags(parser: argparse.ArgumentParser) -> None:
         "the estimator's defaults")
     for flag in ESTIMATOR_FLAGS:
         help_text = f"{flag.help} (default: {_default_text(flag)})"
+        if flag.name == "resume":  # a switch that may also name the run folder to resume
+            group.add_argument(flag.option, dest=flag.name, nargs="?", const=True,
+                               metavar="RUN_DIR", default=argparse.SUPPRESS, help=help_text)
+            continue
         if flag.type is None:
             group.add_argument(flag.option, dest=flag.name, default=argparse.SUPPRESS,
                                action=argparse.BooleanOptionalAction, help=help_text)
@@ -171,13 +183,24 @@ FIT_EXAMPLES = """\
 examples:
   codings fit --max-iter 50
       digits (8x8 images), 2-D codings, 50 epochs; writes runs/digits-<time>/
-  codings fit --data faces --n-components 32 --hidden-layer-sizes 256 --name faces32
+  codings fit --data faces --architecture conv --hidden-layer-sizes 16,32 --n-components 16 \\
+      --loss bce --constraint variational --name faces-vae
   codings fit --data train.npz --key x_train --scale minmax --output-activation sigmoid \\
       --constraint denoising:std=0.2 --early-stopping
-  codings fit --data table.csv --hidden-layer-sizes "" --activation identity
+  codings fit --data images/ --n-components 8         a folder of PNG/JPEG images
+  codings fit --config run.toml                        the same keys as the flags
+  codings fit --resume runs/digits-20240101-120000     continue an interrupted run
 
-The run folder holds model.safetensors, history.csv/.json, params.json, loss.png,
-reconstructions.png and codings.png. Use the model with encode, reconstruct and decode.
+A config file holds the flags' names in snake_case, e.g.
+  data = "digits"
+  n_components = 8
+  hidden_layer_sizes = [64, 32]
+  constraints = ["variational:beta=4"]
+Flags given on the command line win over the file.
+
+The run folder holds model.safetensors, report.html (open it in a browser), history.csv/.json,
+params.json, loss.png, reconstructions.png, codings.png and checkpoints/. Ctrl-C keeps the
+newest checkpoint; 'codings fit --resume RUN_DIR' continues from it.
 """
 
 APPLY_EXAMPLES = {
@@ -203,22 +226,29 @@ def _add_fit(commands: Any) -> None:
     fit = commands.add_parser(
         "fit", help="train an autoencoder and write a run folder", epilog=FIT_EXAMPLES,
         description="Train an AutoEncoder on an embedded data set or a file, then save the\n"
-                    "model, its history and figures in a new run folder.",
+                    "model, its history, figures and an HTML report in a new run folder.",
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    fit.add_argument("--data", default="digits", metavar="{digits,demo-3d,faces,PATH}",
-                     help="an embedded data set or a .npy, .npz or .csv file (default: digits)")
+    # Defaults of these options are applied after --config is read (see cli/config.py), so
+    # that a value in the file is not mistaken for one given on the command line.
+    fit.add_argument("--data", metavar="{digits,demo-3d,faces,PATH}",
+                     help="an embedded data set, a .npy, .npz, .csv or .parquet file, or a "
+                          "folder of PNG/JPEG images (default: digits)")
     fit.add_argument("--key", help="array name inside a .npz file")
-    fit.add_argument("--scale", choices=SCALES, default="auto",
+    fit.add_argument("--scale", choices=SCALES,
                      help="input scaling, stored in the model: auto = uint8 to [0, 1], "
                           "anything else standardised (demo-3d is already) (default: auto)")
     fit.add_argument("--name", help="run folder name (default: <data>-<YYYYmmdd-HHMMSS>)")
-    fit.add_argument("--runs-dir", default="runs", help="parent of run folders (default: runs)")
+    fit.add_argument("--runs-dir", help="parent of run folders (default: runs)")
+    fit.add_argument("--config", metavar="FILE.toml",
+                     help="read options from a TOML file (keys: the flags in snake_case, and "
+                          "constraints = [...]); flags given here win")
     _add_estimator_flags(fit)
     fit.add_argument("--constraint", action="append", default=[],
                      metavar="NAME[:KEY=VALUE,...]",
                      help="add a constraint, e.g. sparsity:kind=kl,target=0.1 (repeatable; "
-                          "applied in order)")
-    fit.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+                          "applied in order; replaces the config file's constraints)")
+    fit.add_argument("-q", "--quiet", action="store_true", default=None,
+                     help="no progress output")
 
 
 def _add_apply(commands: Any, name: str, help_text: str, data: str, data_help: str) -> None:
@@ -243,10 +273,12 @@ def build_parser() -> Parser:
     parser.add_argument("--version", action="version", version=f"codings {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     _add_fit(commands)
-    _add_apply(commands, "encode", "write the codings of data", "DATA",
-               "a .npy, .npz or .csv file")
+    _add_apply(commands, "encode", "write the codings of data", "DATA", "a " + DATA_HELP)
     _add_apply(commands, "reconstruct", "write the reconstructions of data", "DATA",
-               "a .npy, .npz or .csv file")
+               "a " + DATA_HELP)
     _add_apply(commands, "decode", "decode codings back to the data space", "CODINGS",
                "codings in a .npy, .npz or .csv file")
+    from codings.cli.subcommands import add_commands
+
+    add_commands(commands)
     return parser

@@ -5,33 +5,26 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import json
+import shutil
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from codings.cli.files import finite_or_none, write_json
-from codings.datasets.scaling import Scaling
+from codings.cli.parser import DATASETS
 from codings.estimators.persistence import atomic_write_bytes, estimator_params
 from codings.exceptions import InvalidInputError
+from codings.report import RunData
 
 _RECONSTRUCTIONS_SHOWN = 10
 _MAX_SCATTER_POINTS = 5000
 
 
-@dataclass(frozen=True)
-class TrainingData:
-    """What ``fit`` trained on, kept for the files and figures of the run."""
-
-    name: str
-    X: np.ndarray  # as loaded, in the data's own scale
-    X_scaled: np.ndarray  # what the estimator saw
-    scaling: Scaling
-    image_shape: tuple[int, ...] | None
-    labels: np.ndarray | None
-    label_name: str = "label"
+# What fit trained on; the report draws its figures from it.
+TrainingData = RunData
 
 
 def reserve_run_dir(runs_dir: Path, name: str | None, dataset: str) -> Path:
@@ -71,6 +64,15 @@ def discard_if_empty(path: Path) -> None:
         pass
 
 
+def discard_run(path: Path, checkpoint_dir: Path | None) -> None:
+    """Remove what ``fit`` wrote into a run that failed before it finished, then the folder
+    if nothing else is in it (a user's own files are never deleted)."""
+    if checkpoint_dir is not None and checkpoint_dir.parent == path:
+        shutil.rmtree(checkpoint_dir, ignore_errors=True)
+    (path / "params.json").unlink(missing_ok=True)
+    discard_if_empty(path)
+
+
 def write_history(run_dir: Path, history: dict[str, list[float]]) -> None:
     """``history.csv`` (a row per epoch, a column per history key) and ``history.json``."""
     names = list(history)
@@ -86,22 +88,38 @@ def write_history(run_dir: Path, history: dict[str, list[float]]) -> None:
                {name: finite_or_none(values) for name, values in history.items()})
 
 
-def write_params(run_dir: Path, estimator: Any, data: TrainingData,
-                 args: argparse.Namespace) -> None:
-    """``params.json``: the command line, the data and every estimator parameter."""
+def data_reference(args: argparse.Namespace, data: TrainingData) -> dict[str, Any]:
+    """What ``params.json`` records about the data: enough to load it again from anywhere."""
+    source = str(args.data)
+    path = None if source in DATASETS else str(Path(source).resolve())
+    return {"source": source, "path": path,
+            "key": args.key, "scale": data.scaling.kind, "requested_scale": args.scale,
+            "n_samples": int(data.X.shape[0]), "n_features": int(data.X.shape[1]),
+            "image_shape": list(data.image_shape) if data.image_shape else None}
+
+
+def write_params(run_dir: Path, estimator: Any, document: dict[str, Any]) -> dict[str, Any]:
+    """``params.json``: ``document`` (command, data, status, timing) and every estimator
+    parameter; the checkpoint folder is kept relative to the run folder when inside it.
+    Returns what was written."""
     from codings._version import __version__
 
-    write_json(run_dir / "params.json", {
-        "command": ["codings", *args.argv],
+    checkpoint_dir = estimator.checkpoint_dir
+    if checkpoint_dir is not None:
+        checkpoint = Path(checkpoint_dir).resolve()
+        inside = checkpoint.parent == run_dir.resolve()
+        checkpoint_dir = checkpoint.name if inside else str(checkpoint)
+    written = {
+        **document,
         "library_version": __version__,
-        "data": {"source": args.data, "key": args.key, "scale": data.scaling.kind,
-                 "n_samples": int(data.X.shape[0]), "n_features": int(data.X.shape[1]),
-                 "image_shape": list(data.image_shape) if data.image_shape else None},
         "estimator": type(estimator).__name__,
         "params": estimator_params(estimator),
-        "n_iter": int(estimator.n_iter_),
+        "checkpoint_dir": checkpoint_dir,
+        "n_iter": int(getattr(estimator, "n_iter_", 0)),
         "stop_reason": getattr(estimator, "stop_reason_", None),
-    })
+    }
+    write_json(run_dir / "params.json", written)
+    return written
 
 
 def write_figures(run_dir: Path, estimator: Any, data: TrainingData) -> None:
@@ -133,3 +151,20 @@ def _scatter_rows(n_samples: int) -> np.ndarray:
         return np.arange(n_samples)
     rng = np.random.default_rng(0)
     return np.sort(rng.choice(n_samples, _MAX_SCATTER_POINTS, replace=False))
+
+
+def read_params(run_dir: Path) -> dict[str, Any]:
+    """The ``params.json`` of a run folder, with a clear error when there is none."""
+    path = run_dir / "params.json"
+    if not run_dir.is_dir():
+        raise InvalidInputError(f"Run folder not found: {run_dir}")
+    if not path.is_file():
+        raise InvalidInputError(f"{run_dir} is not a codings run folder: it has no "
+                                "params.json.")
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidInputError(f"Cannot read {path}: {exc}") from exc
+    if not isinstance(document, dict) or not isinstance(document.get("params"), dict):
+        raise InvalidInputError(f"{path} is not a codings params.json (no 'params' table).")
+    return document

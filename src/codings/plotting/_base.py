@@ -20,10 +20,12 @@ if TYPE_CHECKING:
 
 def new_figure(width: float, height: float, *,
                layout: Literal["constrained"] | None = "constrained") -> Figure:
-    """A Figure that pyplot never sees: no GUI backend, no global state, nothing to close."""
-    from matplotlib.figure import Figure
+    """A Figure that pyplot never sees: no GUI backend, no global state, nothing to close.
 
-    return Figure(figsize=(width, height), layout=layout)
+    It displays itself inline in Jupyter."""
+    from codings.plotting._figure import CodingsFigure
+
+    return CodingsFigure(figsize=(width, height), layout=layout)
 
 
 def as_samples(X: Any, name: str) -> np.ndarray:

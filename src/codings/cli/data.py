@@ -1,0 +1,86 @@
+"""The data of ``codings fit``: an embedded set or the user's file, loaded and scaled."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.utils import Bunch
+
+from codings.cli.parser import DATA_HELP, DATASETS
+from codings.cli.runs import TrainingData
+from codings.cli.sources import load_data
+from codings.datasets import Scaling, load_demo_3d, load_digits, load_faces
+from codings.exceptions import InvalidInputError, did_you_mean
+
+
+def _load_embedded(name: str) -> Bunch:
+    """An embedded data set with the scaling that ``--scale auto`` means for it."""
+    if name == "digits":
+        digits = load_digits()
+        return Bunch(data=digits.data, image_shape=digits.image_shape, target=digits.target,
+                     auto_scale="auto", label_name="digit")
+    if name == "demo-3d":
+        demo = load_demo_3d()
+        # Already standardised with its training statistics; the angle that generated each
+        # point is a continuous label that shows whether the codings unroll the curve.
+        return Bunch(data=demo.train, image_shape=None, target=demo.angles[:len(demo.train)],
+                     auto_scale="none", label_name="angle")
+    try:
+        faces = load_faces()
+    except ImportError as exc:
+        raise InvalidInputError(str(exc)) from exc
+    return Bunch(data=faces.data, image_shape=faces.image_shape, target=None,
+                 auto_scale="auto")
+
+
+def _load_file(source: str, key: str | None) -> Bunch:
+    path = Path(source)
+    if not path.exists() and not path.suffix and "/" not in source and os.sep not in source:
+        # A bare word that is not a file is most likely a misspelt data set name.
+        raise InvalidInputError(f"Unknown data set {source!r}.{did_you_mean(source, DATASETS)} "
+                                f"Give one of {', '.join(DATASETS)} or a {DATA_HELP}.")
+    bunch = load_data(path, key)
+    bunch.auto_scale = "auto"
+    return bunch
+
+
+def load_training_data(source: str, key: str | None, scale: str) -> TrainingData:
+    """Load ``source`` (an embedded set or a file) and fit the ``scale`` mode on it."""
+    if source in DATASETS:
+        if key is not None:
+            raise InvalidInputError(f"--key selects an array in a .npz file; it does not apply "
+                                    f"to the embedded data set {source!r}.")
+        bunch, name = _load_embedded(source), source
+    else:
+        bunch, name = _load_file(source, key), Path(source).stem
+    mode = bunch.auto_scale if scale == "auto" else scale
+    scaling = Scaling.fit(bunch.data, mode, source_dtype=bunch.get("source_dtype"))
+    labels = bunch.target
+    if labels is not None:
+        labels = np.asarray(labels)
+        # Labels only colour the codings figure: drop them rather than fail when they don't fit.
+        labels = labels.reshape(-1) if labels.size == bunch.data.shape[0] else None
+    return TrainingData(name, bunch.data, scaling.transform(bunch.data), scaling,
+                        bunch.image_shape, labels, bunch.get("label_name", "label"))
+
+
+def reload_run_data(document: dict[str, Any], scaling: Scaling | None = None) -> TrainingData:
+    """The data a run trained on, from the reference in its ``params.json``.
+
+    ``scaling`` (the model's own) replaces a refitted one, so the report shows exactly what
+    the model saw even if the file has changed since.
+    """
+    info = document.get("data") or {}
+    source = info.get("source")
+    if not source:
+        raise InvalidInputError("params.json does not say which data the run used.")
+    if source not in DATASETS and info.get("path"):
+        source = info["path"]  # absolute: works from any folder
+    data = load_training_data(source, info.get("key"), info.get("requested_scale") or "auto")
+    if scaling is None:
+        return data
+    return replace(data, X_scaled=scaling.transform(data.X), scaling=scaling)

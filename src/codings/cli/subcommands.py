@@ -1,0 +1,141 @@
+"""Parsers of ``generate``, ``score``, ``report``, ``export`` and ``tour``, with examples.
+
+Standard library only, like :mod:`codings.cli.parser`, so ``--help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from codings.cli.parser import DATA_HELP, DATASETS
+
+EXAMPLES = {
+    "generate": """\
+example:
+  codings fit --constraint variational --loss bce --scale minmax --name vae
+  codings generate runs/vae/model.safetensors -n 64 -o samples.npy --random-state 0
+      writes samples.npy (in the data's own scale) and samples.png, a grid of the images
+
+Only variational models generate (fit them with --constraint variational).
+""",
+    "score": """\
+example:
+  codings score runs/digits-20240101-120000/model.safetensors new.npy -o scores.csv
+
+One row per sample: score (higher is more typical: minus the reconstruction error, or the
+ELBO of a variational model) and outlier (1 for the --contamination share of DATA with the
+lowest scores, else 0).
+""",
+    "report": """\
+example:
+  codings report runs/digits-20240101-120000
+      rebuilds runs/digits-20240101-120000/report.html from the model, history and params
+""",
+    "export": """\
+example:
+  codings export runs/digits-20240101-120000/model.safetensors --format onnx -o onnx/
+      writes the encoder and the decoder as ONNX files in onnx/
+""",
+    "tour": """\
+examples:
+  codings tour --quick              under a minute on 2 cores; writes tour/tour.html
+  codings tour -o docs/tour         the full story, a few minutes
+  codings tour --data mnist.npz     the digits steps on your own images (e.g. MNIST)
+""",
+}
+
+
+def _parser(commands: Any, name: str, help_text: str, description: str) -> Any:
+    return commands.add_parser(name, help=help_text, description=description,
+                               epilog=EXAMPLES[name],
+                               formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive int, got {text!r}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < 0.5 + 1e-12:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 0.5], got {text!r}")
+    return value
+
+
+def _add_generate(commands: Any) -> None:
+    command = _parser(commands, "generate", "generate new samples with a variational model",
+                      "Decode draws from the prior N(0, I) of a variational model: new data "
+                      "like its training data, in the data's own scale.")
+    command.add_argument("model", metavar="MODEL", help="a model file written by codings fit")
+    command.add_argument("-n", "--n-samples", type=_positive_int, default=16, metavar="N",
+                         help="number of samples (default: 16)")
+    command.add_argument("-o", "--output", required=True, metavar="OUT",
+                         help="output file: .npy or .csv (a .png grid is written beside it "
+                              "when the model knows its image shape)")
+    command.add_argument("--random-state", type=int, metavar="INT",
+                         help="seed, for reproducible samples")
+
+
+def _add_score(commands: Any) -> None:
+    command = _parser(commands, "score", "score samples and flag outliers",
+                      "Score each row of DATA with a fitted model and flag the least typical "
+                      "ones as outliers.")
+    command.add_argument("model", metavar="MODEL", help="a model file written by codings fit")
+    command.add_argument("data", metavar="DATA", help="a " + DATA_HELP)
+    command.add_argument("-o", "--output", required=True, metavar="OUT",
+                         help="output file: .csv (columns score,outlier) or .npy")
+    command.add_argument("--key", help="array name inside a .npz input")
+    command.add_argument("--contamination", type=_fraction, default=0.1, metavar="FRACTION",
+                         help="expected share of outliers in DATA, in (0, 0.5] (default: 0.1)")
+
+
+def _add_report(commands: Any) -> None:
+    command = _parser(commands, "report", "rebuild the HTML report of a run folder",
+                      "Rebuild RUN_DIR/report.html from the run folder's model, history and "
+                      "parameters (the data is reloaded from where params.json says).")
+    command.add_argument("run_dir", metavar="RUN_DIR", help="a folder written by codings fit")
+
+
+def _add_export(commands: Any) -> None:
+    command = _parser(commands, "export", "export a model to another format",
+                      "Export a fitted model's encoder and decoder, for use without codings.")
+    command.add_argument("model", metavar="MODEL", help="a model file written by codings fit")
+    command.add_argument("--format", choices=("onnx",), default="onnx",
+                         help="output format (default: onnx)")
+    command.add_argument("-o", "--output", required=True, metavar="DIR",
+                         help="folder for the exported files (created if missing)")
+
+
+def _add_tour(commands: Any) -> None:
+    command = _parser(commands, "tour", "a guided tour of autoencoders, as one HTML page",
+                      "Train the family of autoencoders on the embedded data (digits, faces, "
+                      "the 3-D demo) and write one HTML page with an explanation and a figure "
+                      "per step.")
+    command.add_argument("--quick", action="store_true",
+                         help="fewer epochs and samples: under a minute on 2 cores")
+    command.add_argument("--data", metavar="PATH",
+                         help="use these images instead of the embedded digits: a "
+                              + DATA_HELP + f" (not {', '.join(DATASETS)})")
+    command.add_argument("--key", help="array name inside a .npz file (default: x_train)")
+    command.add_argument("-o", "--output", default="tour", metavar="DIR",
+                         help="folder for tour.html (default: tour)")
+    command.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+
+
+def add_commands(commands: Any) -> None:
+    """Register the commands beyond fit / encode / reconstruct / decode."""
+    _add_generate(commands)
+    _add_score(commands)
+    _add_report(commands)
+    _add_export(commands)
+    _add_tour(commands)

@@ -1,0 +1,288 @@
+"""The report of one training run (``report.html`` in each ``codings fit`` run folder).
+
+It shows the command and parameters, the data, every loss term per epoch, reconstructions,
+first-layer features, the codings coloured by label, generated samples and interpolations
+for variational models, a histogram of anomaly scores and the timing; figures are inline.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from torch import nn
+
+from codings.constraints import Variational
+from codings.datasets.scaling import Scaling
+from codings.exceptions import CodingsError
+from codings.plotting import (
+    guess_image_shape,
+    plot_codings_2d,
+    plot_features,
+    plot_images,
+    plot_loss_curve,
+    plot_reconstructions,
+)
+from codings.report.figures import plot_image_rows, plot_score_histogram
+from codings.report.page import Page, Section
+
+_SHOWN = 10
+_MAX_SCATTER = 5000
+_MAX_SCORED = 2000
+_CONTAMINATION = 0.1
+_N_GENERATED = 40
+
+
+@dataclass(frozen=True)
+class RunData:
+    """What a run trained on: the data as loaded and as the estimator saw it."""
+
+    name: str
+    X: np.ndarray  # as loaded, in the data's own scale
+    X_scaled: np.ndarray  # what the estimator saw
+    scaling: Scaling
+    image_shape: tuple[int, ...] | None
+    labels: np.ndarray | None
+    label_name: str = "label"
+
+
+def _rows(n_samples: int, limit: int) -> np.ndarray:
+    """All rows, or a fixed random subset of ``limit`` (sorted)."""
+    if n_samples <= limit:
+        return np.arange(n_samples)
+    return np.sort(np.random.default_rng(0).choice(n_samples, limit, replace=False))
+
+
+class _RunReport:
+    """Builds the sections of one run's page from the fitted estimator and its data."""
+
+    def __init__(self, estimator: Any, data: RunData | None, params: Mapping[str, Any]) -> None:
+        self.estimator = estimator
+        self.data = data
+        self.params = params
+        self.scaling: Scaling | None = data.scaling if data is not None else getattr(
+            estimator, "preprocessing_", None)
+        shape = (data.image_shape if data is not None else None) or getattr(
+            estimator, "image_shape_", None) or getattr(estimator, "input_shape_", None) \
+            or estimator.image_shape
+        self.image_shape = guess_image_shape(estimator.n_features_in_, shape)
+
+    def to_data_scale(self, X: np.ndarray) -> np.ndarray:
+        flat = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
+        return flat if self.scaling is None else self.scaling.inverse_transform(flat)
+
+    def variational(self) -> bool:
+        return any(isinstance(c, Variational) for c in self.estimator._constraints())
+
+    # -- sections ------------------------------------------------------------------------
+    def run(self, section: Section) -> None:
+        command = self.params.get("command")
+        if command:
+            section.code(" ".join(_quote(part) for part in command))
+        resumed = self.params.get("resumed_with")
+        if resumed:
+            section.text("Resumed with: `" + " ".join(_quote(p) for p in resumed) + "`")
+        section.table([
+            ("status", self.params.get("status", "finished")),
+            ("started", self.params.get("started", "unknown")),
+            ("codings version", self.params.get("library_version", "unknown")),
+            ("epochs run", int(self.estimator.n_iter_)),
+            ("stopped by", getattr(self.estimator, "stop_reason_", None) or "unknown"),
+        ])
+
+    def parameters(self, section: Section) -> None:
+        params = self.estimator.get_params(deep=False)
+        defaults = type(self.estimator)().get_params(deep=False)
+        params["constraints"] = "; ".join(
+            c["name"] + "(" + ", ".join(f"{k}={v}" for k, v in c.items() if k != "name") + ")"
+            for c in (c.to_dict() for c in self.estimator._constraints())) or "none"
+        for name in ("encoder", "decoder"):
+            if params[name] is not None:
+                params[name] = type(params[name]).__name__
+        changed = [(name, _show(value)) for name, value in params.items()
+                   if name == "constraints" or _show(value) != _show(defaults.get(name))]
+        section.text("Parameters that differ from the defaults of "
+                     f"`{type(self.estimator).__name__}`:")
+        section.table(changed, header=("parameter", "value"))
+        section.details("All parameters", [(name, _show(value))
+                                           for name, value in params.items()])
+
+    def data_summary(self, section: Section) -> None:
+        info = dict(self.params.get("data") or {})
+        rows: list[tuple[str, Any]] = [("source", info.get("source", "unknown"))]
+        if info.get("key"):
+            rows.append(("key", info["key"]))
+        if self.data is None:
+            section.table(rows).note(str(self.params.get("data_problem")
+                                         or "The data could not be loaded."))
+            return
+        X = self.data.X
+        rows += [("samples", X.shape[0]), ("features", X.shape[1]),
+                 ("image shape", "x".join(map(str, self.data.image_shape))
+                  if self.data.image_shape else "none (tabular)"),
+                 ("value range", f"{float(X.min()):.4g} to {float(X.max()):.4g}"),
+                 ("scaling", self.data.scaling.kind),
+                 ("labels", self._label_text())]
+        section.table(rows)
+
+    def _label_text(self) -> str:
+        assert self.data is not None
+        labels = self.data.labels
+        if labels is None:
+            return "none"
+        return f"{self.data.label_name}: {np.unique(labels).size} distinct values"
+
+    def history(self, section: Section) -> None:
+        history = self.estimator.history_
+        section.figure(plot_loss_curve(history), "Every loss term per epoch: the total, the "
+                       "reconstruction and each constraint's penalty (validation dashed).")
+        rows = [(name, _first(values), _last(values)) for name, values in history.items()
+                if name != "time" and values]
+        section.table(rows, header=("term", "first epoch", "last epoch"))
+
+    def reconstructions(self, section: Section) -> None:
+        data = self._need_data(section)
+        if data is None:
+            return
+        n = min(_SHOWN, data.X.shape[0])
+        X_hat = self.to_data_scale(self.estimator.reconstruct(data.X_scaled[:n]))
+        section.figure(plot_reconstructions(data.X[:n], X_hat, self.image_shape),
+                       "The first training samples (top) and their reconstructions (bottom), "
+                       "in the data's own scale.")
+        rows = _rows(data.X.shape[0], _MAX_SCORED)
+        error = float(np.mean(self.estimator.reconstruction_error(data.X_scaled[rows])))
+        section.text(f"Mean reconstruction error ({self.estimator.loss}, scaled data): "
+                     f"{error:.4g}.")
+
+    def features(self, section: Section) -> None:
+        first = next((m for m in self.estimator.module_.encoder.modules()
+                      if isinstance(m, nn.Linear | nn.Conv2d)), None)
+        if not isinstance(first, nn.Linear) or self.image_shape is None \
+                or first.in_features != self.estimator.n_features_in_:
+            section.note("Shown when the first layer is fully connected (nn.Linear) and the "
+                         "inputs are images; this model's first layer is "
+                         f"{type(first).__name__ if first is not None else 'custom'} and its "
+                         f"inputs {'are' if self.image_shape else 'are not'} images.")
+            return
+        weights = first.weight.detach().cpu().numpy()
+        section.figure(plot_features(weights, self.image_shape, n=min(36, weights.shape[0])),
+                       "Each hidden unit's input weights drawn as an image (red positive, blue "
+                       "negative): the patterns the first layer responds to.")
+
+    def codings(self, section: Section) -> None:
+        data = self._need_data(section)
+        if data is None:
+            return
+        rows = _rows(data.X.shape[0], _MAX_SCATTER)
+        labels = None if data.labels is None else data.labels[rows]
+        Z = self.estimator.transform(data.X_scaled[rows])
+        caption = f"coloured by {data.label_name}" if labels is not None else "no labels known"
+        section.figure(plot_codings_2d(Z, labels, label_name=data.label_name),
+                       f"The codings of {len(rows)} training samples, {caption}.")
+
+    def generated(self, section: Section) -> None:
+        samples = self.to_data_scale(self.estimator.sample(_N_GENERATED, random_state=0))
+        if self.image_shape is None:
+            section.note("Generated samples are drawn as images only for image data.")
+            return
+        section.figure(plot_images(samples, self.image_shape, n_cols=10),
+                       f"{_N_GENERATED} samples decoded from random draws of the prior "
+                       "N(0, I): new data, not copies of training samples.")
+
+    def interpolations(self, section: Section) -> None:
+        data = self._need_data(section)
+        if data is None or self.image_shape is None:
+            if self.image_shape is None:
+                section.note("Interpolations are drawn only for image data.")
+            return
+        Z = self.estimator.transform(data.X_scaled[:8])
+        rows = {f"#{2 * i} to #{2 * i + 1}": self.to_data_scale(
+            self.estimator.interpolate(Z[2 * i], Z[2 * i + 1], steps=10))
+            for i in range(min(4, len(Z) // 2))}
+        section.figure(plot_image_rows(rows, self.image_shape),
+                       "Decoding evenly spaced points on the segment between the codings of "
+                       "two training samples (left end to right end).")
+
+    def scores(self, section: Section) -> None:
+        data = self._need_data(section)
+        if data is None:
+            return
+        scores = self.estimator.score_samples(data.X_scaled[_rows(data.X.shape[0],
+                                                                  _MAX_SCORED)])
+        threshold = float(np.quantile(scores, _CONTAMINATION))
+        kind = "ELBO in nats" if self.variational() else "minus the reconstruction error"
+        section.figure(plot_score_histogram(scores, threshold),
+                       f"score_samples on {len(scores)} training samples ({kind}); the dashed "
+                       f"line flags the lowest {_CONTAMINATION:.0%} as outliers, as "
+                       "`codings score --contamination 0.1` would.")
+
+    def timing(self, section: Section, built_in: float) -> None:
+        timing = dict(self.params.get("timing") or {})
+        epoch_times = [t for t in self.estimator.history_.get("time", []) if t is not None]
+        rows: list[tuple[str, Any]] = [(f"{name.replace('_', ' ')}", f"{value:.2f} s")
+                                       for name, value in timing.items()]
+        if epoch_times:
+            rows.append(("mean epoch", f"{np.mean(epoch_times):.3g} s"))
+        rows.append(("this report", f"{built_in:.2f} s"))
+        section.table(rows)
+
+    def _need_data(self, section: Section) -> RunData | None:
+        if self.data is None:
+            section.note("Not shown: the training data could not be loaded.")
+        return self.data
+
+
+def _quote(part: str) -> str:
+    return part if part and all(c.isalnum() or c in "-_.,:=/+" for c in part) else repr(part)
+
+
+def _show(value: Any) -> Any:
+    if isinstance(value, tuple | list):
+        return "(" + ", ".join(str(v) for v in value) + ")"
+    return "none" if value is None else value
+
+
+def _first(values: list[Any]) -> Any:
+    return values[0] if values[0] is not None else "nan"
+
+
+def _last(values: list[Any]) -> Any:
+    return values[-1] if values[-1] is not None else "nan"
+
+
+def build_run_report(estimator: Any, data: RunData | None, params: Mapping[str, Any],
+                     title: str = "codings run") -> Page:
+    """The page of a run: ``params`` is the content of the run's ``params.json``."""
+    started = time.perf_counter()
+    report = _RunReport(estimator, data, params)
+    page = Page(title, f"{type(estimator).__name__} with "
+                f"{', '.join(c.name for c in estimator._constraints()) or 'no constraints'}"
+                f" on {(params.get('data') or {}).get('source', 'unknown data')}")
+    steps: list[tuple[str, Any]] = [
+        ("Run", report.run), ("Data", report.data_summary), ("Parameters", report.parameters),
+        ("Training history", report.history), ("Reconstructions", report.reconstructions),
+        ("First-layer features", report.features), ("Codings", report.codings)]
+    if report.variational():
+        steps += [("Generated samples", report.generated),
+                  ("Interpolations", report.interpolations)]
+    steps.append(("Anomaly scores", report.scores))
+    for title_, build in steps:
+        section = page.section(title_)
+        try:
+            build(section)
+        except CodingsError as exc:  # one figure that cannot be drawn must not lose the page
+            section.note(f"Not shown: {exc}")
+    report.timing(page.section("Timing"), time.perf_counter() - started)
+    return page
+
+
+def write_run_report(run_dir: str | Path, estimator: Any, data: RunData | None,
+                     params: Mapping[str, Any]) -> Path:
+    """Write ``run_dir/report.html``; returns its path."""
+    run_dir = Path(run_dir)
+    page = build_run_report(estimator, data, params, title=f"codings run: {run_dir.name}")
+    return page.write(run_dir / "report.html")
