@@ -704,3 +704,22 @@ def test_reconstruction_error_helper_sums_or_averages():
     x_hat, x = randn(3, 4, seed=1), randn(3, 4, seed=2)
     summed = reconstruction_error(x_hat, x, "mse", "sum")
     torch.testing.assert_close(summed, 4 * reconstruction_error(x_hat, x, "mse", "mean"))
+
+
+def test_coding_noise_sits_before_the_coding_layer_in_training_only():
+    from codings import CodingNoise
+    from codings.nn.layers import GaussianNoise
+
+    X = np.random.default_rng(0).random((64, 10))
+    ae = AutoEncoder(n_components=4, hidden_layer_sizes=(6,), coding_activation="sigmoid",
+                     constraints=(CodingNoise(std=3.0),), max_iter=2, random_state=0).fit(X)
+    layers = list(ae.module_.encoder)
+    noise_at = next(i for i, m in enumerate(layers) if isinstance(m, GaussianNoise))
+    assert isinstance(layers[noise_at + 1], torch.nn.Linear)  # right before the coding layer
+    assert layers[noise_at + 1].out_features == 4
+    np.testing.assert_array_equal(ae.transform(X), ae.transform(X))  # eval: no noise
+    noise = GaussianNoise(3.0, torch.Generator().manual_seed(0)).train()
+    draws = noise(torch.zeros(20000, 4))
+    assert abs(float(draws.std()) - 3.0) < 0.05 and abs(float(draws.mean())) < 0.05
+    with pytest.raises(ValueError, match="std must be > 0"):
+        CodingNoise(std=0.0)

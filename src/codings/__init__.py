@@ -13,6 +13,9 @@ from codings._version import __version__
 
 _EXPORTS = {
     "AutoEncoder": "codings.estimators",
+    "AnomalyDetector": "codings.estimators",
+    "EncoderClassifier": "codings.estimators",
+    "CodingNoise": "codings.constraints",
     "load": "codings.estimators",
     "Constraint": "codings.constraints",
     "Contractive": "codings.constraints",
@@ -31,6 +34,7 @@ __all__ = ["__version__", *sorted(_EXPORTS)]
 
 if TYPE_CHECKING:
     from codings.constraints import (
+        CodingNoise,
         Constraint,
         Contractive,
         Denoising,
@@ -40,7 +44,7 @@ if TYPE_CHECKING:
         WeightDecay,
         WinnerTakeAll,
     )
-    from codings.estimators import AutoEncoder, load
+    from codings.estimators import AnomalyDetector, AutoEncoder, EncoderClassifier, load
     from codings.exceptions import CodingsError, InvalidInputError, ModelFileError
 
 

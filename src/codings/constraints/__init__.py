@@ -8,6 +8,7 @@ from codings.constraints.base import (
     parse_constraint,
     registered_constraints,
 )
+from codings.constraints.coding_noise import CodingNoise
 from codings.constraints.contractive import Contractive
 from codings.constraints.denoising import Denoising
 from codings.constraints.sparsity import Sparsity
@@ -16,6 +17,6 @@ from codings.constraints.variational import Variational
 from codings.constraints.weight_decay import WeightDecay
 from codings.constraints.winner_take_all import WinnerTakeAll
 
-__all__ = ["Constraint", "Contractive", "Denoising", "Sparsity", "TiedWeights", "Variational",
-           "WeightDecay", "WinnerTakeAll", "check_compatible", "constraint_class",
+__all__ = ["CodingNoise", "Constraint", "Contractive", "Denoising", "Sparsity", "TiedWeights",
+           "Variational", "WeightDecay", "WinnerTakeAll", "check_compatible", "constraint_class",
            "constraint_from_dict", "parse_constraint", "registered_constraints"]

@@ -80,3 +80,25 @@ def build_mlp(n_features: int, hidden_layer_sizes: Sequence[int], n_components: 
     encoder = dense_stack(enc_sizes, enc_acts, enc_init, generator)
     decoder = dense_stack(dec_sizes, dec_acts, dec_init, generator)
     return encoder, decoder
+
+
+class GaussianNoise(nn.Module):
+    """``x + std * eps``, eps ~ N(0, I), in training mode; the identity in eval mode.
+
+    Draws from ``generator`` (the model's own), so training stays reproducible without
+    touching torch's global RNG. It has no parameters or buffers.
+    """
+
+    def __init__(self, std: float, generator: torch.Generator | None = None) -> None:
+        super().__init__()
+        self.std = std
+        self.generator = generator
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training:
+            return x
+        eps = torch.randn(x.shape, generator=self.generator, dtype=x.dtype)
+        return x + self.std * eps.to(x.device)
+
+    def extra_repr(self) -> str:
+        return f"std={self.std}"

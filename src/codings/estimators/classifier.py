@@ -1,0 +1,517 @@
+"""Unsupervised pretraining for classification: a softmax head on a fitted autoencoder's encoder.
+
+An autoencoder fitted on plentiful unlabelled data learns features; a classifier trained on
+few labels can start from them (Hinton & Salakhutdinov, Science 2006; Erhan et al., "Why does
+unsupervised pre-training help deep learning?", JMLR 2010). :class:`EncoderClassifier` copies
+the encoder with its constraints' coding hooks (``z = encode(x).z`` in eval mode: the mean
+coding of a variational model), adds ``softmax(head(z))`` and minimises the cross-entropy with
+the encoder frozen, fine-tuned, or frozen first and then unfrozen. While the encoder is
+frozen its codings are computed once and cached, so those epochs train only the head.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.frozen import FrozenEstimator
+from sklearn.pipeline import Pipeline
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_consistent_length, check_is_fitted, column_or_1d
+from torch import Tensor, nn
+
+from codings.estimators.autoencoder import AutoEncoder, seed_from
+from codings.estimators.detector import (
+    KeepsFittedAutoEncoder,
+    check_autoencoder,
+    fitted_autoencoder,
+)
+from codings.estimators.validation import (
+    as_float_tensor_input,
+    check_choice,
+    check_features,
+    check_number,
+    check_sizes,
+    param_error,
+)
+from codings.exceptions import InvalidInputError
+from codings.nn.layers import ACTIVATIONS, dense_stack, resolve_init
+from codings.nn.module import Output
+from codings.training.callbacks import Callback, ProgressBar
+from codings.training.loop import split_validation
+
+FREEZE_MODES = ("frozen", "fine-tune", "unfreeze")
+_INFERENCE_BATCH = 4096
+
+
+class EncoderNet(nn.Module):
+    """A pretrained encoder and its constraints' ``latent`` hooks, always in eval semantics.
+
+    ``forward(x)`` is ``AutoEncoderModule.encode(x).z`` in eval mode (no corruption, the mean
+    coding of a variational model), with gradients, so the encoder can be fine-tuned.
+    """
+
+    def __init__(self, encoder: nn.Module, constraints: Sequence[Any]) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.constraints = tuple(constraints)
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = self.encoder(x)
+        out = Output(x=x, x_tilde=x, h=h, z=h, x_hat=h)
+        for constraint in self.constraints:
+            out.z = constraint.latent(out, False, None)
+        return out.z
+
+
+class Standardize(nn.Module):
+    """``(z - mean) / scale`` with fixed statistics: the head sees unit-scale codings.
+
+    Codings can be tiny or huge (a coding layer's scale is arbitrary), and a softmax layer
+    trained by Adam on badly scaled inputs learns slowly; the statistics are those of the
+    training codings when training starts, and stay fixed (fine-tuning can move the codings).
+    """
+
+    mean: Tensor
+    scale: Tensor
+
+    def __init__(self, n_features: int) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(n_features))
+        self.register_buffer("scale", torch.ones(n_features))
+
+    @torch.no_grad()
+    def set_statistics(self, z: Tensor) -> None:
+        std = z.std(dim=0, unbiased=False) if z.shape[0] > 1 else torch.ones_like(z[0])
+        self.mean.copy_(z.mean(dim=0))
+        self.scale.copy_(torch.where(std > 1e-8, std, torch.ones_like(std)))
+
+    def forward(self, z: Tensor) -> Tensor:
+        return (z - self.mean) / self.scale
+
+
+class ClassifierNet(nn.Module):
+    """``logits = head(standardize(encoder(x)))``; their softmax gives class probabilities."""
+
+    def __init__(self, encoder: EncoderNet, head: nn.Sequential) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.head = head
+
+    @property
+    def standardize(self) -> Standardize:
+        first = self.head[0]
+        assert isinstance(first, Standardize)
+        return first
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.head(self.encoder(x))
+
+
+@torch.no_grad()
+def encode_in_batches(encoder: nn.Module, x: Tensor) -> Tensor:
+    """``encoder(x)`` without gradients, a bounded number of rows at a time."""
+    return torch.cat([encoder(x[start:start + _INFERENCE_BATCH])
+                      for start in range(0, x.shape[0], _INFERENCE_BATCH)])
+
+
+def split_autoencoder(estimator: Any) -> tuple[Any, AutoEncoder]:
+    """(preprocessing steps or None, the AutoEncoder) of an AutoEncoder or a Pipeline,
+    either possibly wrapped in ``sklearn.frozen.FrozenEstimator``."""
+    if isinstance(estimator, FrozenEstimator):
+        estimator = estimator.estimator
+    steps = None
+    if isinstance(estimator, Pipeline):
+        steps = estimator[:-1] if len(estimator) > 1 else None
+        estimator = estimator[-1]
+    if not isinstance(estimator, AutoEncoder):
+        raise param_error("EncoderClassifier", "autoencoder",
+                          "None, an AutoEncoder, or a Pipeline ending in one",
+                          estimator)
+    return steps, estimator
+
+
+class EncoderClassifier(KeepsFittedAutoEncoder, ClassifierMixin, BaseEstimator):
+    """A classifier on top of a (pre)trained autoencoder's encoder.
+
+    Parameters
+    ----------
+    autoencoder : AutoEncoder or Pipeline, default=None
+        A fitted :class:`~codings.AutoEncoder` (or a fitted ``Pipeline`` ending in one, whose
+        earlier steps then preprocess ``X``) is used as it is: its encoder is copied, never
+        modified, and cloning the classifier (``GridSearchCV``, ``cross_val_score``) keeps
+        it. An unfitted one is cloned and fitted on the same ``X`` without labels; None
+        means ``AutoEncoder()``.
+    freeze : {"frozen", "fine-tune", "unfreeze"}, default="frozen"
+        "frozen" trains only the head; "fine-tune" trains the encoder with it; "unfreeze"
+        trains the head alone for ``unfreeze_after`` epochs, then both.
+    hidden_layer_sizes : tuple of int, default=()
+        Hidden layers of the head between the codings and the softmax layer. The head
+        first standardises the codings with their mean and standard deviation over the
+        training rows (computed once, when training starts).
+    activation : str, default="relu"
+        Activation of the head's hidden layers.
+    learning_rate : float, default=1e-3
+        Adam's learning rate, for the head and (when trained) the encoder.
+    max_iter : int, default=50
+        Epochs in all (both phases of "unfreeze").
+    batch_size : int or None, default=128
+        None means full batch. Capped at the number of rows.
+    unfreeze_after : int, optional
+        Frozen epochs before unfreezing, with ``freeze="unfreeze"``; None means
+        ``max_iter // 2``.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the rows; each phase stops when the validation
+        loss has not improved by ``tol`` for ``n_iter_no_change`` epochs and restores the
+        phase's best weights.
+    validation_fraction : float, default=0.1
+    n_iter_no_change : int, default=10
+    tol : float, default=1e-4
+    random_state : int, RandomState or None, default=None
+        Seeds a private ``torch.Generator`` (head initialisation, shuffling, validation
+        split) and the unset ``random_state`` of an autoencoder fitted here; torch's global
+        RNG is left untouched.
+    verbose : int, default=0
+        1 shows a progress bar.
+
+    Attributes
+    ----------
+    autoencoder_ : AutoEncoder or Pipeline
+        The fitted autoencoder (the ``autoencoder`` object itself when it was fitted).
+    network_ : ClassifierNet
+        The trained network: ``network_.encoder`` (a copy of the autoencoder's encoder) and
+        ``network_.head`` (standardisation, then layers that output logits). Set when
+        training starts, so callbacks can read it.
+    classes_ : ndarray of shape (n_classes,)
+    history_ : dict of str to list of float
+        Per epoch: ``loss`` (training cross-entropy), ``frozen`` (1.0 while the encoder was
+        frozen), ``lr``, and ``val_loss`` and ``val_accuracy`` with early stopping.
+    loss_curve_ : list of float
+    n_iter_ : int
+    n_features_in_ : int
+
+    Examples
+    --------
+    >>> from codings import AutoEncoder
+    >>> from codings.datasets import load_digits
+    >>> from codings.estimators.classifier import EncoderClassifier
+    >>> digits = load_digits()
+    >>> X, y = digits.data / 16, digits.target
+    >>> ae = AutoEncoder(n_components=16, max_iter=20, random_state=0).fit(X)  # no labels
+    >>> clf = EncoderClassifier(ae, freeze="fine-tune", random_state=0).fit(X[:200], y[:200])
+    >>> clf.predict_proba(X[:3]).shape
+    (3, 10)
+    """
+
+    def __init__(self, autoencoder: Any = None, *, freeze: str = "frozen",
+                 hidden_layer_sizes: Sequence[int] = (), activation: str = "relu",
+                 learning_rate: float = 1e-3, max_iter: int = 50,
+                 batch_size: int | None = 128, unfreeze_after: int | None = None,
+                 early_stopping: bool = False, validation_fraction: float = 0.1,
+                 n_iter_no_change: int = 10, tol: float = 1e-4, random_state: Any = None,
+                 verbose: int = 0) -> None:
+        self.autoencoder = autoencoder
+        self.freeze = freeze
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.learning_rate = learning_rate
+        self.max_iter = max_iter
+        self.batch_size = batch_size
+        self.unfreeze_after = unfreeze_after
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # -- validation ------------------------------------------------------------------------
+    def _validate_params(self) -> None:
+        owner = type(self).__name__
+        check_autoencoder(owner, self.autoencoder, "transform")
+        if self.autoencoder is not None:
+            split_autoencoder(self.autoencoder)
+        check_choice(owner, "freeze", self.freeze, FREEZE_MODES)
+        check_sizes(owner, "hidden_layer_sizes", self.hidden_layer_sizes)
+        check_choice(owner, "activation", self.activation, ACTIVATIONS)
+        check_number(owner, "learning_rate", self.learning_rate, low=0, low_open=True)
+        check_number(owner, "max_iter", self.max_iter, integer=True, low=1)
+        if self.batch_size is not None:
+            check_number(owner, "batch_size", self.batch_size, integer=True, low=1)
+        if self.unfreeze_after is not None:
+            check_number(owner, "unfreeze_after", self.unfreeze_after, integer=True, low=0,
+                         high=self.max_iter if self.freeze == "unfreeze" else None)
+        check_number(owner, "validation_fraction", self.validation_fraction, low=0, high=1,
+                     low_open=True, high_open=True)
+        check_number(owner, "n_iter_no_change", self.n_iter_no_change, integer=True, low=1)
+        check_number(owner, "tol", self.tol, low=0)
+        check_number(owner, "verbose", self.verbose, integer=True, low=0)
+
+    def _frozen_epochs(self) -> int:
+        if self.freeze == "frozen":
+            return int(self.max_iter)
+        if self.freeze == "fine-tune":
+            return 0
+        return int(self.max_iter) // 2 if self.unfreeze_after is None \
+            else int(self.unfreeze_after)
+
+    def _check_y(self, X: np.ndarray, y: Any) -> np.ndarray:
+        """Validate ``y``, set ``classes_``, return class indices."""
+        if y is None:
+            raise InvalidInputError(f"{type(self).__name__} requires y to be passed, but the "
+                                    "target y is None.")
+        y = column_or_1d(y, warn=True)
+        check_consistent_length(X, y)
+        check_classification_targets(y)
+        self.classes_, indices = np.unique(y, return_inverse=True)
+        if len(self.classes_) < 2:
+            raise InvalidInputError(
+                f"{type(self).__name__} needs samples of at least 2 classes in y; got 1 "
+                f"class ({self.classes_.tolist()[0]!r}).")
+        return np.asarray(indices, dtype=np.int64)
+
+    # -- fitting ---------------------------------------------------------------------------
+    def fit(self, X: Any, y: Any, *, callbacks: Sequence[Callback] = ()) -> EncoderClassifier:
+        """Fit the autoencoder if needed (on ``X``, without labels), then the classifier.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+            Class labels.
+        callbacks : sequence of Callback, optional
+            Per-epoch hooks; ``network_`` is readable from the first epoch on.
+
+        Returns
+        -------
+        self : EncoderClassifier
+        """
+        self._validate_params()
+        X = check_features(self, X, reset=True)
+        targets = self._check_y(X, y)
+        seed = seed_from(self.random_state)
+        generator = torch.Generator().manual_seed(seed)
+        ae_seed = None if self.random_state is None else seed % (2**31 - 1)
+        self.autoencoder_ = fitted_autoencoder(self.autoencoder, X, seed=ae_seed)
+        steps, autoencoder = split_autoencoder(self.autoencoder_)
+        x = self._as_tensor(steps, autoencoder, X)
+        self.network_ = self._build_network(autoencoder, len(self.classes_), generator, seed)
+        self.network_.to(x.device)
+        y_t = torch.from_numpy(targets).to(x.device)
+        all_callbacks = list(callbacks) + ([ProgressBar()] if self.verbose else [])
+        self._train(x, y_t, generator, all_callbacks)
+        return self
+
+    def _as_tensor(self, steps: Any, autoencoder: AutoEncoder, X: np.ndarray) -> Tensor:
+        """Preprocess ``X`` like the autoencoder's pipeline; a float32 tensor on its device."""
+        if steps is not None:
+            X = np.asarray(steps.transform(X))
+        expected = getattr(autoencoder, "n_features_in_", X.shape[1])
+        if X.ndim != 2 or X.shape[1] != expected:
+            raise InvalidInputError(
+                f"X has {X.shape[1] if X.ndim == 2 else X.shape[1:]} features (after the "
+                f"autoencoder's preprocessing), but the autoencoder was fitted on {expected}.")
+        device = next(autoencoder.module_.parameters()).device
+        return torch.from_numpy(as_float_tensor_input(X)).to(device)
+
+    def _build_network(self, autoencoder: AutoEncoder, n_classes: int,
+                       generator: torch.Generator, seed: int) -> ClassifierNet:
+        """A copy of the encoder (float32, eval mode) and a freshly initialised head.
+
+        ``nn.Linear`` draws its default initialisation from the global RNG before
+        ``dense_stack`` redraws it from ``generator``: construction runs in a forked RNG.
+        """
+        module = autoencoder.module_
+        encoder = EncoderNet(copy.deepcopy(module.encoder), module.constraints).float()
+        n_codings = int(autoencoder.n_components)
+        hidden = check_sizes(type(self).__name__, "hidden_layer_sizes",
+                             self.hidden_layer_sizes)
+        activations = [self.activation] * len(hidden) + ["identity"]
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            layers = dense_stack([n_codings, *hidden, n_classes], activations,
+                                 [resolve_init("auto", a) for a in activations], generator)
+        head = nn.Sequential(Standardize(n_codings), *layers)
+        return ClassifierNet(encoder, head).eval()
+
+    def _train(self, x: Tensor, y: Tensor, generator: torch.Generator,
+               callbacks: Sequence[Callback]) -> None:
+        x_val = y_val = None
+        if self.early_stopping:
+            if x.shape[0] < 2:
+                raise InvalidInputError("early_stopping needs at least 2 samples "
+                                        "(n_samples=1): one to train on and one to validate.")
+            train, val = split_validation(x.shape[0], self.validation_fraction, generator)
+            train, val = train.to(x.device), val.to(x.device)
+            x, x_val, y, y_val = x[train], x[val], y[train], y[val]
+        codings = encode_in_batches(self.network_.encoder, x)
+        self.network_.standardize.set_statistics(codings)
+        phases = _Phases(self, x, y, x_val, y_val, generator, callbacks, codings)
+        n_frozen = self._frozen_epochs()
+        for callback in callbacks:
+            callback.on_train_begin(int(self.max_iter))
+        if n_frozen:
+            phases.run(n_frozen, frozen=True)
+        if n_frozen < self.max_iter:
+            phases.run(int(self.max_iter) - phases.epoch, frozen=False)
+        for callback in callbacks:
+            callback.on_train_end({"stop_reason": "max_iter", "n_iter": phases.epoch})
+        for parameter in self.network_.parameters():
+            parameter.requires_grad_(False)
+        self.history_ = phases.history
+        self.loss_curve_ = list(phases.history["loss"])
+        self.n_iter_ = phases.epoch
+
+    # -- inference -------------------------------------------------------------------------
+    @torch.inference_mode()
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities, the softmax of the network's outputs.
+
+        Float64 input runs on a float64 copy of the network (on CPU), so results do not
+        depend on batch size or row order beyond ~1e-15.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes), float64
+        """
+        check_is_fitted(self)
+        X = check_features(self, X, reset=False)
+        steps = split_autoencoder(self.autoencoder_)[0]
+        if steps is not None:
+            X = np.asarray(steps.transform(X))
+        net, dtype = self.network_, torch.float32
+        device = next(net.parameters()).device
+        if X.dtype == np.float64 and device.type == "cpu":
+            net, dtype = copy.deepcopy(net).double(), torch.float64
+        parts = []
+        for start in range(0, X.shape[0], _INFERENCE_BATCH):
+            x = torch.tensor(np.ascontiguousarray(X[start:start + _INFERENCE_BATCH]),
+                             dtype=dtype, device=device)
+            parts.append(torch.softmax(net(x), dim=1).cpu().numpy())
+        return np.concatenate(parts).astype(np.float64, copy=False)
+
+    def predict_log_proba(self, X: Any) -> np.ndarray:
+        """Logarithm of :meth:`predict_proba`."""
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
+    def predict(self, X: Any) -> np.ndarray:
+        """The most probable class of each row.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+        """
+        proba = self.predict_proba(X)
+        return np.asarray(self.classes_[np.argmax(proba, axis=1)])
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = self.random_state is None
+        return tags
+
+
+class _Phases:
+    """The epochs of one fit: a frozen phase on cached codings, an unfrozen one on inputs.
+
+    One host sync per epoch (the summed loss); shuffling by a permutation from the fit's
+    generator, batches by slicing, as in :mod:`codings.training.loop`.
+    """
+
+    def __init__(self, estimator: EncoderClassifier, x: Tensor, y: Tensor,
+                 x_val: Tensor | None, y_val: Tensor | None, generator: torch.Generator,
+                 callbacks: Sequence[Callback], codings: Tensor) -> None:
+        self.estimator = estimator
+        self.net = estimator.network_
+        self.x, self.y, self.x_val, self.y_val = x, y, x_val, y_val
+        self.generator = generator
+        self.callbacks = callbacks
+        self.batch_size = min(estimator.batch_size or x.shape[0], x.shape[0])
+        self.optimizer = torch.optim.Adam(self.net.head.parameters(),
+                                          lr=float(estimator.learning_rate))
+        self.epoch = 0
+        self.history: dict[str, list[float]] = {}
+        self.codings: Tensor | None = codings  # of x, valid until the encoder trains
+
+    def run(self, n_epochs: int, *, frozen: bool) -> None:
+        """Train for up to ``n_epochs`` (fewer with early stopping) with the encoder
+        ``frozen`` or trained along with the head."""
+        encoder = self.net.encoder
+        encoder.requires_grad_(not frozen)
+        if not frozen:
+            self.optimizer.add_param_group({"params": list(encoder.parameters())})
+        inputs, val_inputs = self.x, self.x_val
+        if frozen:  # the codings do not change: compute them once
+            if self.codings is None:
+                self.codings = encode_in_batches(encoder, self.x)
+            inputs = self.codings
+            if self.x_val is not None:
+                val_inputs = encode_in_batches(encoder, self.x_val)
+        else:
+            self.codings = None
+        model = self.net.head if frozen else self.net
+        best = _Best(model) if val_inputs is not None else None
+        for _ in range(n_epochs):
+            logs = {"loss": self._epoch(model, inputs), "frozen": float(frozen),
+                    "lr": float(self.optimizer.param_groups[0]["lr"])}
+            if val_inputs is not None:
+                logs.update(self._validate(model, val_inputs))
+            for name, value in logs.items():
+                self.history.setdefault(name, []).append(value)
+            for callback in self.callbacks:
+                callback.on_epoch_end(self.epoch, logs)
+            self.epoch += 1
+            if best is not None and best.stop(logs["val_loss"], self.estimator):
+                break
+        if best is not None:
+            best.restore()
+
+    def _epoch(self, model: nn.Module, inputs: Tensor) -> float:
+        n, optimizer = inputs.shape[0], self.optimizer
+        perm = torch.randperm(n, generator=self.generator).to(inputs.device)
+        total = torch.zeros((), device=inputs.device)
+        for start in range(0, n, self.batch_size):
+            index = perm[start:start + self.batch_size]
+            loss = F.cross_entropy(model(inputs.index_select(0, index)),
+                                   self.y.index_select(0, index))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total += loss.detach() * index.shape[0]
+        return float(total.item()) / n  # the epoch's one host sync
+
+    @torch.no_grad()
+    def _validate(self, model: nn.Module, inputs: Tensor) -> dict[str, float]:
+        assert self.y_val is not None
+        logits = model(inputs)
+        loss = F.cross_entropy(logits, self.y_val)
+        accuracy = (logits.argmax(dim=1) == self.y_val).float().mean()
+        values = torch.stack([loss, accuracy]).tolist()
+        return {"val_loss": values[0], "val_accuracy": values[1]}
+
+
+class _Best:
+    """Early stopping for one phase: track the best validation loss and its weights."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self.model = model
+        self.loss = float("inf")
+        self.no_change = 0
+        self.state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+    def stop(self, loss: float, estimator: EncoderClassifier) -> bool:
+        self.no_change = 0 if loss < self.loss - estimator.tol else self.no_change + 1
+        if loss < self.loss:
+            self.loss = loss
+            with torch.no_grad():
+                for name, value in self.model.state_dict().items():
+                    self.state[name].copy_(value)
+        return self.no_change >= estimator.n_iter_no_change
+
+    def restore(self) -> None:
+        self.model.load_state_dict(self.state)
