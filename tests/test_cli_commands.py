@@ -310,13 +310,19 @@ def test_resume_errors(workdir: Path, capsys: pytest.CaptureFixture[str], argv: 
     one_line_error(capsys, main(argv), match)
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_in_a_real_process_then_resume(workdir: Path) -> None:
     """SIGINT after the first checkpoint: exit 130, a resume hint, and --resume finishes."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
     command = [sys.executable, "-m", "codings", "fit", "--name", "long", "--max-iter", "100000",
                "--hidden-layer-sizes", "16", "--batch-size", "32", "--random-state", "0"]
+    # A shell that starts jobs in the background (CI scripts do) ignores SIGINT in them,
+    # and Python keeps an inherited SIG_IGN: restore the default so Ctrl-C reaches fit.
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env=env)
+                               env=env, preexec_fn=_default_sigint)
     checkpoints = Path("runs/long/checkpoints")
     deadline = time.monotonic() + 60
     while not any(checkpoints.glob("checkpoint-*.safetensors")):
