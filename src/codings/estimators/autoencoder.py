@@ -609,6 +609,16 @@ class AutoEncoder(GenerativeMixin, ClassNamePrefixFeaturesOutMixin, TransformerM
 
         save_model(self, path)
 
+    def export_onnx(self, directory: Any, *, opset: int | None = None) -> dict[str, Path]:
+        """Write ``encoder.onnx`` and ``decoder.onnx`` (dynamic batch, weights inside).
+
+        Needs ``pip install codings[onnx]``; see :func:`codings.estimators.onnx_export.
+        export_onnx`. Variational models export the mean coding.
+        """
+        from codings.estimators.onnx_export import export_onnx
+
+        return export_onnx(self, directory, opset=opset)
+
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
