@@ -130,3 +130,39 @@ def machine_description() -> list[str]:
     return [f"CPU: {cpu} ({os.cpu_count()} logical CPUs)",
             f"Python {platform.python_version()}, torch {torch.__version__}, "
             f"numpy {np.__version__}, scikit-learn {sklearn.__version__}"]
+
+
+def matmul_peak_gflops(n: int = 2048, repeats: int = 5, device: str = "cpu") -> float:
+    """This machine's fp32 matmul rate: the best of ``repeats`` ``torch.mm`` of n x n, in GFLOP/s.
+
+    On CPU it uses torch's current thread count, so call it after ``torch.set_num_threads``.
+    On CUDA, TF32 is left as configured (off by default for matmuls).
+    """
+    import torch
+
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    sync = torch.cuda.synchronize if a.is_cuda else (lambda: None)
+    torch.mm(a, b)  # warm-up: thread pool and BLAS buffers
+    sync()
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        torch.mm(a, b)
+        sync()
+        best = min(best, time.perf_counter() - start)
+    return 2 * n**3 / best / 1e9
+
+
+def format_table(rows: list[tuple[str, ...]]) -> str:
+    """Rows of cells as aligned columns; the first row is the header, underlined."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+             for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def median_spread(values: list[float], fmt: str = ".3g") -> str:
+    """``"median [min–max]"`` of ``values`` in their own unit."""
+    return (f"{statistics.median(values):{fmt}} "
+            f"[{min(values):{fmt}}–{max(values):{fmt}}]")
