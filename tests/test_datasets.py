@@ -95,3 +95,14 @@ def test_scaling_round_trips_and_handles_constant_columns():
                                    rtol=1e-6)
     with pytest.raises(InvalidInputError, match="Unknown scale 'zscore'"):
         Scaling.fit(X, "zscore")
+
+
+def test_auto_scaling_keeps_bce_data_in_the_unit_interval():
+    in_unit = np.random.default_rng(0).random((20, 3))
+    assert Scaling.fit(in_unit, "auto", unit_interval=True).kind == "none"
+    assert Scaling.fit(in_unit, "auto").kind == "standard"
+    wide = in_unit * 16
+    scaled = Scaling.fit(wide, "auto", unit_interval=True)
+    assert scaled.kind == "minmax"
+    out = scaled.transform(wide)
+    assert out.min() >= 0 and out.max() <= 1

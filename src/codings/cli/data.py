@@ -48,8 +48,12 @@ def _load_file(source: str, key: str | None) -> Bunch:
     return bunch
 
 
-def load_training_data(source: str, key: str | None, scale: str) -> TrainingData:
-    """Load ``source`` (an embedded set or a file) and fit the ``scale`` mode on it."""
+def load_training_data(source: str, key: str | None, scale: str,
+                       unit_interval: bool = False) -> TrainingData:
+    """Load ``source`` (an embedded set or a file) and fit the ``scale`` mode on it.
+
+    ``unit_interval``: the model needs data in [0, 1] (``loss="bce"``), which ``auto`` honours.
+    """
     if source in DATASETS:
         if key is not None:
             raise InvalidInputError(f"--key selects an array in a .npz file; it does not apply "
@@ -58,7 +62,8 @@ def load_training_data(source: str, key: str | None, scale: str) -> TrainingData
     else:
         bunch, name = _load_file(source, key), Path(source).stem
     mode = bunch.auto_scale if scale == "auto" else scale
-    scaling = Scaling.fit(bunch.data, mode, source_dtype=bunch.get("source_dtype"))
+    scaling = Scaling.fit(bunch.data, mode, source_dtype=bunch.get("source_dtype"),
+                          unit_interval=unit_interval)
     labels = bunch.target
     if labels is not None:
         labels = np.asarray(labels)
@@ -80,7 +85,8 @@ def reload_run_data(document: dict[str, Any], scaling: Scaling | None = None) ->
         raise InvalidInputError("params.json does not say which data the run used.")
     if source not in DATASETS and info.get("path"):
         source = info["path"]  # absolute: works from any folder
-    data = load_training_data(source, info.get("key"), info.get("requested_scale") or "auto")
+    data = load_training_data(source, info.get("key"), info.get("requested_scale") or "auto",
+                              unit_interval=(document.get("params") or {}).get("loss") == "bce")
     if scaling is None:
         return data
     return replace(data, X_scaled=scaling.transform(data.X), scaling=scaling)

@@ -107,7 +107,8 @@ def fit(args: argparse.Namespace) -> int:
     # Parse everything cheap first, so a typo fails before the data loads or training starts.
     constraints = apply_config(args)
     started = time.perf_counter()
-    data = load_training_data(args.data, args.key, args.scale)
+    data = load_training_data(args.data, args.key, args.scale,
+                              unit_interval=getattr(args, "loss", None) == "bce")
     load_s = time.perf_counter() - started
     run_dir = reserve_run_dir(Path(args.runs_dir), args.name, data.name)
     params = estimator_kwargs(args)

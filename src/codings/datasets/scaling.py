@@ -25,14 +25,24 @@ class Scaling:
 
     @classmethod
     def fit(cls, X: np.ndarray, mode: str = "auto", *, source_dtype: np.dtype | None = None,
-            ) -> Scaling:
-        """Choose and fit a scaling. ``auto``: uint8 data to [0, 1], anything else standardised."""
+            unit_interval: bool = False) -> Scaling:
+        """Choose and fit a scaling.
+
+        ``auto``: uint8 data to [0, 1]; anything else standardised, unless the model needs
+        data in [0, 1] (``unit_interval``, for ``loss="bce"``): then data already in [0, 1] is
+        left alone and other data is min-max scaled.
+        """
         if mode not in SCALES:
             raise InvalidInputError(f"Unknown scale {mode!r}; choose one of {', '.join(SCALES)}.")
         n = X.shape[1]
         dtype = source_dtype if source_dtype is not None else X.dtype
         if mode == "auto":
-            mode = "uint8" if np.dtype(dtype) == np.uint8 else "standard"
+            if np.dtype(dtype) == np.uint8:
+                mode = "uint8"
+            elif unit_interval:
+                mode = "none" if X.min() >= 0 and X.max() <= 1 else "minmax"
+            else:
+                mode = "standard"
         if mode == "uint8":
             return cls("uint8", np.zeros(n), np.full(n, 255.0))
         if mode == "none":
