@@ -159,3 +159,12 @@ def test_export_is_quiet(tmp_path, capfd, recwarn):
     export_onnx(ae, tmp_path)
     assert capfd.readouterr() == ("", "")
     assert [str(w.message) for w in recwarn] == []
+
+
+def test_estimator_method_writes_the_same_files(tmp_path):
+    ae, X = _fit("mlp")
+    paths = ae.export_onnx(tmp_path)
+    assert {name: p.name for name, p in paths.items()} == {"encoder": "encoder.onnx",
+                                                          "decoder": "decoder.onnx"}
+    (z,) = _session(paths["encoder"]).run(None, {"x": X[:3]})
+    np.testing.assert_allclose(z, ae.transform(X[:3]), atol=TOLERANCE)
