@@ -32,3 +32,24 @@ def test_chapter_quick_mode_prints_the_table(tmp_path):
 def test_pca_equivalence_prints_ratios():
     out = _run("benchmarks/pca_equivalence.py", "--repeats", "1", "--seeds", "2")
     assert "3-D demo 3-2-3" in out and "digits 64-8-64" in out
+
+
+@pytest.mark.skipif(not MNIST.exists(), reason="MNIST file not beside the checkout")
+def test_throughput_quick_mode_prints_ratios():
+    out = _run("benchmarks/throughput.py", str(MNIST), "--quick", "--epochs", "1",
+               "--repeats", "1")
+    assert "ratio vs hand loop fp32" in out and "same computation" in out
+
+
+def test_scaling_reports_the_mode(tmp_path):
+    out = _run("benchmarks/scaling.py", "--max-rows", "100000", "--dir", str(tmp_path))
+    assert "mode: STREAMING" in out
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not MNIST.exists(), reason="MNIST file not beside the checkout")
+@pytest.mark.parametrize("script", ["pretraining", "features", "anomaly", "hashing",
+                                    "pca_speed"])
+def test_other_benchmarks_quick(script):
+    out = _run(f"benchmarks/{script}.py", str(MNIST), "--quick")
+    assert "QUICK" in out.upper()

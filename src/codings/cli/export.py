@@ -20,8 +20,8 @@ def _exporter() -> Any:
         if exc.name == _MODULE:
             raise InvalidInputError(f"ONNX export is not available in this installation of "
                                     f"codings ({_MODULE} is missing); upgrade codings.") from None
-        raise InvalidInputError(f"ONNX export needs the {exc.name} package: pip install onnx "
-                                "onnxruntime.") from None
+        raise InvalidInputError(f"ONNX export needs the {exc.name} package: "
+                                "pip install codings[onnx]") from None
     return export_onnx
 
 

@@ -53,6 +53,10 @@ _SCALE_CHECK_ROWS = 10_000  # rows read to judge scaling (a memory map is never 
 _STREAMED_VALIDATION_ROWS = 10_000
 
 
+def torch_to_numpy(dtype: torch.dtype) -> np.dtype:
+    return np.dtype(np.float64 if dtype == torch.float64 else np.float32)
+
+
 def resolve_device(device: str) -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -486,7 +490,11 @@ class AutoEncoder(GenerativeMixin, ClassNamePrefixFeaturesOutMixin, TransformerM
         parts = []
         for start in range(0, X.shape[0], _INFERENCE_BATCH):
             batch = np.ascontiguousarray(X[start:start + _INFERENCE_BATCH])
-            x = torch.tensor(batch.reshape(len(batch), -1), dtype=dtype, device=device)
+            batch = batch.reshape(len(batch), -1)
+            if batch.dtype == torch_to_numpy(dtype) and batch.flags.writeable:
+                x = torch.from_numpy(batch).to(device)  # no copy when nothing needs converting
+            else:
+                x = torch.tensor(batch, dtype=dtype, device=device)
             result = function(module, x).cpu().numpy()
             if out is None:
                 parts.append(result)

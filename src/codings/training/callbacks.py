@@ -7,7 +7,13 @@ from typing import Any
 
 
 class Callback:
-    """Base class; override the hooks you need."""
+    """Base class; override the hooks you need. ``self.module`` is the model being trained."""
+
+    module: Any = None
+
+    def set_module(self, module: Any) -> None:
+        """Called by the training loop before ``on_train_begin``."""
+        self.module = module
 
     def on_train_begin(self, max_iter: int) -> None:
         """Called once before the first epoch."""

@@ -208,6 +208,8 @@ class Trainer:
         state = self._initial_state(checkpointer, resume)
         diverged_epoch = None
         for callback in self.callbacks:
+            if hasattr(callback, "set_module"):  # duck-typed callbacks may lack it
+                callback.set_module(self.module)
             callback.on_train_begin(config.max_iter)
         while state.stop_reason is None and state.epoch < config.max_iter:
             epoch = state.epoch
