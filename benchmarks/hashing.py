@@ -17,8 +17,8 @@ Autoencoders 784-300-100-b (ELU, sigmoid coding layer of b = 16 or 30 units, Ada
   large, which drives the sigmoid into saturation, so rounding loses little;
 - pre-activation noise: the same noise on the coding layer's pre-activations instead.
 
-The noise is prototyped here as a user-defined constraint (:class:`CodingNoise`, below), as a
-user would add one; the library may adopt it.
+The coding-input noise is the library's :class:`codings.CodingNoise`; the pre-activation
+variant is a user-defined constraint below, as a user would write one.
 
 Columns: saturation (share of test codings below 0.1 or above 0.9), bits that vary over the
 test set, distinct hashes among the 10,000 test images, purity (for two different test images
@@ -39,53 +39,33 @@ from typing import Any
 import numpy as np
 import torch
 from _timing import machine_description
-from torch import Tensor, nn
+from torch import nn
 
-from codings import AutoEncoder, Constraint, Denoising
+from codings import AutoEncoder, CodingNoise, Constraint, Denoising
 from codings.datasets import load_array
 from codings.estimators.hashing import hash_buckets, hash_purity, semantic_hashes
 from codings.exceptions import InvalidInputError
+from codings.nn.layers import GaussianNoise
 from codings.nn.module import AutoEncoderModule
 
 
-class GaussianNoise(nn.Module):
-    """``x + std * eps`` in training mode, the identity in eval mode."""
-
-    def __init__(self, std: float, generator: torch.Generator | None = None) -> None:
-        super().__init__()
-        self.std = std
-        self.generator = generator
-
-    def forward(self, x: Tensor) -> Tensor:
-        if not self.training:
-            return x
-        eps = torch.randn(x.shape, generator=self.generator, dtype=x.dtype)
-        return x + self.std * eps.to(x.device)
-
-    def extra_repr(self) -> str:
-        return f"std={self.std}"
-
-
 @dataclass(frozen=True)
-class CodingNoise(Constraint, name="coding_noise_prototype"):
-    """Prototype of a library constraint: Gaussian noise on the coding layer's input
-    (``at="input"``, the chapter's) or on its pre-activations (``at="pre-activation"``), in
-    training only."""
+class PreActivationNoise(Constraint, name="pre_activation_noise_demo"):
+    """A user-defined variant of :class:`codings.CodingNoise`: the same Gaussian noise on the
+    coding layer's pre-activations (after its Linear, before its sigmoid), training only."""
 
-    std: float = 15.0
-    at: str = "input"
+    std: float = 4.0
 
     build_order = 5  # before TiedWeights reads the layers; no effect on their weights
 
     def build(self, module: AutoEncoderModule, constraints: Any) -> None:
         if not module.builtin:
-            raise InvalidInputError("CodingNoise needs the built-in architecture.")
+            raise InvalidInputError("PreActivationNoise needs the built-in architecture.")
         children = list(module.encoder.children())
         coding = max(i for i, m in enumerate(children)
                      if isinstance(m, nn.Linear | nn.Conv2d))
-        where = coding if self.at == "input" else coding + 1
         noise = GaussianNoise(self.std, module.generator)
-        module.encoder = nn.Sequential(*children[:where], noise, *children[where:])
+        module.encoder = nn.Sequential(*children[:coding + 1], noise, *children[coding + 1:])
 
 
 BASE = dict(hidden_layer_sizes=(300, 100), activation="elu", coding_activation="sigmoid",
@@ -94,7 +74,7 @@ VARIANTS: dict[str, tuple[int, tuple[Constraint, ...]]] = {
     "16 bits, no noise": (16, ()),
     "16 bits, input noise (Denoising std 0.5)": (16, (Denoising(std=0.5),)),
     "16 bits, coding-input noise std 15": (16, (CodingNoise(std=15.0),)),
-    "16 bits, pre-activation noise std 4": (16, (CodingNoise(std=4.0, at="pre-activation"),)),
+    "16 bits, pre-activation noise std 4": (16, (PreActivationNoise(std=4.0),)),
     "30 bits, coding-input noise std 15": (30, (CodingNoise(std=15.0),)),
 }
 
