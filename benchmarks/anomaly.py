@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from _mnist import load_mnist
 from _timing import machine_description
 from sklearn.decomposition import PCA
 from sklearn.metrics import roc_auc_score
@@ -38,7 +39,6 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
 
 from codings import AutoEncoder
-from codings.datasets import load_array
 from codings.estimators.detector import AnomalyDetector
 
 MNIST_AE = dict(n_components=32, hidden_layer_sizes=(256,), activation="elu",
@@ -49,15 +49,6 @@ PYOD_SEEDS = (42, 0, 1, 2, 3)
 
 
 # -- (a) held-out MNIST digits --------------------------------------------------------------
-def load_mnist(path: str, quick: bool) -> tuple[np.ndarray, ...]:
-    train, test = load_array(path, key="x_train"), load_array(path, key="x_test")
-    X_train, X_test = train.data.astype(np.float32), test.data.astype(np.float32)
-    y_train, y_test = np.asarray(train.target), np.asarray(test.target)
-    if quick:
-        return X_train[:6000], y_train[:6000], X_test[:2000], y_test[:2000]
-    return X_train, y_train, X_test, y_test
-
-
 def held_out_digit(digit: int, data: tuple[np.ndarray, ...], epochs: int) -> dict[str, float]:
     X_train, y_train, X_test, y_test = data
     normal = X_train[y_train != digit]

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from _mnist import load_mnist
 from _timing import machine_description
 from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
@@ -31,20 +32,10 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from codings import AutoEncoder
-from codings.datasets import load_array
 
 DIMENSIONS = (2, 16, 32)
 AUTOENCODER = dict(hidden_layer_sizes=(300, 100), activation="elu",
                    coding_activation="identity", learning_rate=1e-3, batch_size=256)
-
-
-def load_mnist(path: str, quick: bool) -> tuple[np.ndarray, ...]:
-    train, test = load_array(path, key="x_train"), load_array(path, key="x_test")
-    X_train, X_test = train.data.astype(np.float32), test.data.astype(np.float32)
-    y_train, y_test = np.asarray(train.target), np.asarray(test.target)
-    if quick:
-        return X_train[:6000], y_train[:6000], X_test[:2000], y_test[:2000]
-    return X_train, y_train, X_test, y_test
 
 
 def accuracies(F_train: np.ndarray, y_train: np.ndarray, F_test: np.ndarray,

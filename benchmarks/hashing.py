@@ -38,11 +38,11 @@ from typing import Any
 
 import numpy as np
 import torch
+from _mnist import load_mnist
 from _timing import machine_description
 from torch import nn
 
 from codings import AutoEncoder, CodingNoise, Constraint, Denoising
-from codings.datasets import load_array
 from codings.estimators.hashing import hash_buckets, hash_purity, semantic_hashes
 from codings.exceptions import InvalidInputError
 from codings.nn.layers import GaussianNoise
@@ -77,15 +77,6 @@ VARIANTS: dict[str, tuple[int, tuple[Constraint, ...]]] = {
     "16 bits, pre-activation noise std 4": (16, (PreActivationNoise(std=4.0),)),
     "30 bits, coding-input noise std 15": (30, (CodingNoise(std=15.0),)),
 }
-
-
-def load_mnist(path: str, quick: bool) -> tuple[np.ndarray, ...]:
-    train, test = load_array(path, key="x_train"), load_array(path, key="x_test")
-    X_train, X_test = train.data.astype(np.float32), test.data.astype(np.float32)
-    y_train, y_test = np.asarray(train.target), np.asarray(test.target)
-    if quick:
-        return X_train[:6000], y_train[:6000], X_test[:2000], y_test[:2000]
-    return X_train, y_train, X_test, y_test
 
 
 def retrieval(ae: AutoEncoder, X_train: np.ndarray, y_train: np.ndarray,

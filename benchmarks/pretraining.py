@@ -31,11 +31,11 @@ from typing import Any
 
 import numpy as np
 import torch
+from _mnist import load_mnist
 from _timing import machine_description
 from sklearn.model_selection import train_test_split
 
 from codings import AutoEncoder, Denoising, WeightDecay
-from codings.datasets import load_array
 from codings.estimators.classifier import EncoderClassifier
 from codings.nn.layers import init_linear
 
@@ -47,16 +47,6 @@ AUTOENCODERS = {
 }
 FREEZE = {"frozen": "frozen", "fine-tuned": "fine-tune", "unfrozen": "unfreeze"}
 VARIANTS = ["scratch", *(f"{ae}, {mode}" for ae in AUTOENCODERS for mode in FREEZE)]
-
-
-def load_mnist(path: str, quick: bool) -> tuple[np.ndarray, ...]:
-    train, test = load_array(path, key="x_train"), load_array(path, key="x_test")
-    X_train, X_test = train.data.astype(np.float32), test.data.astype(np.float32)
-    y_train, y_test = np.asarray(train.target), np.asarray(test.target)
-    if quick:
-        X_train, y_train, X_test, y_test = X_train[:6000], y_train[:6000], X_test[:2000], \
-            y_test[:2000]
-    return X_train, y_train, X_test, y_test
 
 
 def untrained_copy(ae: AutoEncoder, seed: int) -> AutoEncoder:
