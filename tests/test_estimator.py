@@ -322,3 +322,14 @@ def test_bf16_falls_back_to_float32_with_a_warning(small_data, monkeypatch):
         ae = AutoEncoder(max_iter=3, precision="bf16-mixed", random_state=0).fit(small_data)
     reference = AutoEncoder(max_iter=3, random_state=0).fit(small_data)
     assert ae.loss_curve_ == reference.loss_curve_
+
+
+def test_divergence_restores_weights_that_are_really_the_best():
+    X = np.random.default_rng(0).uniform(size=(150, 20)).astype(np.float32)
+    ae = AutoEncoder(n_components=3, hidden_layer_sizes=(10,), optimizer="sgd",
+                     learning_rate=1e3, momentum=0.0, max_iter=3, random_state=0)
+    with pytest.warns(TrainingDivergedWarning, match="lowest loss"):
+        ae.fit(X)
+    best = min(v for v in ae.loss_curve_ if np.isfinite(v))
+    # The loss of an epoch describes the weights it started from: those are restored.
+    assert ae.reconstruction_error(X).mean() == pytest.approx(best, rel=0.05)

@@ -143,6 +143,12 @@ def evaluate(module: AutoEncoderModule, x: Tensor, loss: str, batch_size: int) -
     return {name: (value / x.shape[0]).item() for name, value in totals.items()}
 
 
+def _copy_state(module: nn.Module, into: dict[str, Tensor]) -> None:
+    with torch.no_grad():
+        for name, value in module.state_dict().items():
+            into[name].copy_(value)
+
+
 class Trainer:
     """Fits an :class:`AutoEncoderModule` to an in-memory tensor."""
 
@@ -211,8 +217,15 @@ class Trainer:
             if hasattr(callback, "set_module"):  # duck-typed callbacks may lack it
                 callback.set_module(self.module)
             callback.on_train_begin(config.max_iter)
+        # The training loss of an epoch is measured while the weights move, so it describes
+        # the weights the epoch started from: keep those, in case this epoch is the best.
+        # (A validation loss is measured after the epoch and describes the weights then.)
+        start = None if x_val is not None else {
+            k: v.detach().clone() for k, v in self.module.state_dict().items()}
         while state.stop_reason is None and state.epoch < config.max_iter:
             epoch = state.epoch
+            if start is not None:
+                _copy_state(self.module, start)
             logs = self._epoch_logs(x, x_val, batch_size)
             for name, value in logs.items():
                 state.history.setdefault(name, []).append(value)
@@ -221,7 +234,7 @@ class Trainer:
                 state.stop_reason, diverged_epoch = "diverged", epoch
                 break
             monitored = logs["val_loss"] if x_val is not None else logs["loss"]
-            self._track_best(state, monitored)
+            self._track_best(state, monitored, start)
             self._step_scheduler(monitored)
             for callback in self.callbacks:
                 callback.on_epoch_end(epoch, logs)
@@ -270,13 +283,15 @@ class Trainer:
         logs["time"] = time.perf_counter() - started
         return logs
 
-    def _track_best(self, state: TrainState, monitored: float) -> None:
+    def _track_best(self, state: TrainState, monitored: float,
+                    start: dict[str, Tensor] | None) -> None:
         state.no_change = 0 if monitored < state.best_loss - self.config.tol \
             else state.no_change + 1
         if monitored < state.best_loss:
             state.best_loss, state.best_epoch = monitored, state.epoch - 1
+            source = start if start is not None else self.module.state_dict()
             with torch.no_grad():
-                for name, value in self.module.state_dict().items():
+                for name, value in source.items():
                     state.best_state[name].copy_(value)
 
     def _step_scheduler(self, monitored: float) -> None:
@@ -286,7 +301,7 @@ class Trainer:
             self.scheduler.step()
 
     def _report_divergence(self, epoch: int, best_epoch: int) -> None:
-        restored = (f"the weights of epoch {best_epoch + 1} (the best) were restored"
+        restored = (f"the weights with the lowest loss (epoch {best_epoch + 1}) were restored"
                     if best_epoch >= 0 else "the initial weights were restored")
         message = (f"The training loss became NaN or infinite at epoch {epoch + 1}; {restored}. "
                    f"Lower the learning rate (now {self.config.learning_rate:g}), scale the "
