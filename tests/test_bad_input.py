@@ -63,10 +63,20 @@ def test_sparse_mixed_and_single_sample_fits():
 
     with pytest.raises(InvalidInputError, match="Sparse input is not supported"):
         AutoEncoder(max_iter=1).fit(sparse.csr_matrix(np.eye(4)))
-    one = AutoEncoder(n_components=1, max_iter=2, random_state=0).fit(np.ones((1, 3)))
-    assert one.transform(np.ones((1, 3))).shape == (1, 1)  # a single sample is accepted
-    with pytest.raises(InvalidInputError, match="early_stopping needs at least 2 samples"):
-        AutoEncoder(n_components=1, max_iter=1, early_stopping=True).fit(np.ones((1, 3)))
+    with pytest.raises(InvalidInputError, match=r"cannot learn from n_samples=1"):
+        AutoEncoder(n_components=1, max_iter=2, random_state=0).fit(np.ones((1, 3)))
+    two = AutoEncoder(n_components=1, max_iter=2, random_state=0).fit(np.eye(2, 3))
+    assert two.transform(np.ones((1, 3))).shape == (1, 1)  # one row is fine to transform
+
+
+def test_bce_refuses_data_outside_the_unit_interval(tmp_path):
+    X = np.random.default_rng(0).normal(size=(20, 4))
+    with pytest.raises(InvalidInputError, match=r"loss='bce' needs data in \[0, 1\], but X "
+                                                r"ranges from -\d"):
+        AutoEncoder(loss="bce", max_iter=1).fit(X)
+    np.save(tmp_path / "wide.npy", np.full((10, 3), 255.0, dtype=np.float32))
+    with pytest.raises(InvalidInputError, match=r"ranges from 255 to 255"):
+        AutoEncoder(loss="bce", max_iter=1).fit(tmp_path / "wide.npy")
 
 
 @pytest.mark.parametrize("dtype", [np.int8, np.uint8, np.int64, np.float16, np.float32, bool])

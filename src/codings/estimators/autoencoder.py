@@ -25,6 +25,7 @@ from codings.estimators.validation import (
     check_features,
     check_sizes,
     check_streamed,
+    check_unit_interval,
     first_nonfinite,
     open_npy,
     param_error,
@@ -391,9 +392,11 @@ class AutoEncoder(GenerativeMixin, ClassNamePrefixFeaturesOutMixin, TransformerM
         """
         self._validate_params()
         X = self._check_X(X, reset=True)
-        if X.shape[0] < 2 and self.early_stopping:
-            raise InvalidInputError("early_stopping needs at least 2 samples (n_samples=1): "
-                                    "one to train on and one to validate.")
+        if X.shape[0] < 2:
+            raise InvalidInputError("An autoencoder cannot learn from n_samples=1 (one "
+                                    "sample): give at least 2 samples.")
+        if self.loss == "bce":
+            check_unit_interval(X)
         n_features = int(np.prod(X.shape[1:]))
         self._warn_if_identity_possible(n_features)
         self._warn_if_unscaled(X[:_SCALE_CHECK_ROWS].reshape(-1, n_features))

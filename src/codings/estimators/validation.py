@@ -159,3 +159,17 @@ def check_streamed(X: np.memmap, *, images_ok: bool) -> None:
         if not np.isfinite(block).all():
             raise InvalidInputError(f"Input X {first_nonfinite(block, start, count=False)}. "
                                     "Remove or impute them.")
+
+
+def check_unit_interval(X: np.ndarray) -> None:
+    """``loss="bce"`` models Bernoulli pixels: data outside [0, 1] gives a meaningless loss
+    (it can go negative) and scores of the wrong sign, so refuse it."""
+    low, high = np.inf, -np.inf
+    for start in range(0, X.shape[0], _CHECK_ROWS):  # chunked: memory maps stay on disk
+        block = np.asarray(X[start:start + _CHECK_ROWS])
+        low, high = min(low, float(block.min())), max(high, float(block.max()))
+    if low < 0 or high > 1:
+        raise InvalidInputError(
+            f"loss='bce' needs data in [0, 1], but X ranges from {low:.4g} to {high:.4g}. "
+            "Scale it into [0, 1] (sklearn.preprocessing.MinMaxScaler; the CLI's --scale "
+            "minmax) or use loss='mse'.")
