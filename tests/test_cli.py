@@ -284,3 +284,13 @@ def test_unknown_flag_gets_a_did_you_mean(capsys):
     assert main(["fit", "--n-componets", "3"]) == 2
     err = capsys.readouterr().err
     assert "Did you mean '--n-components'?" in err and err.count("\n") == 1
+
+
+def test_nan_in_a_data_file_is_located_before_scaling(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    X = np.random.default_rng(0).random((40, 6))
+    X[3, 4] = np.nan
+    np.save("nan.npy", X)
+    assert main(["fit", "--data", "nan.npy", "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "NaN at row 3, column 4" in err and err.count("\n") == 1

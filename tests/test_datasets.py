@@ -106,3 +106,14 @@ def test_auto_scaling_keeps_bce_data_in_the_unit_interval():
     assert scaled.kind == "minmax"
     out = scaled.transform(wide)
     assert out.min() >= 0 and out.max() <= 1
+
+
+def test_a_header_that_numbers_the_columns_is_a_header(tmp_path):
+    pd = pytest.importorskip("pandas")
+    X = np.random.default_rng(0).random((5, 4))
+    pd.DataFrame(X).to_csv(tmp_path / "unnamed.csv", index=False)  # header "0,1,2,3"
+    bunch = load_array(tmp_path / "unnamed.csv")
+    np.testing.assert_allclose(bunch.data, X)
+    assert bunch.feature_names == ["0", "1", "2", "3"]
+    (tmp_path / "data.csv").write_text("0,1,2\n5,6,7\n")  # numbers that vary: data
+    assert load_array(tmp_path / "data.csv").data.shape == (2, 3)

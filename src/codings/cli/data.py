@@ -14,6 +14,7 @@ from codings.cli.parser import DATA_HELP, DATASETS
 from codings.cli.runs import TrainingData
 from codings.cli.sources import load_data
 from codings.datasets import Scaling, load_demo_3d, load_digits, load_faces
+from codings.estimators.validation import check_streamed
 from codings.exceptions import InvalidInputError, did_you_mean
 
 
@@ -48,6 +49,11 @@ def _load_file(source: str, key: str | None) -> Bunch:
     return bunch
 
 
+def check_finite(X: np.ndarray, name: str) -> None:
+    if X.dtype.kind == "f":
+        check_streamed(np.asarray(X), images_ok=True, label=name)
+
+
 def load_training_data(source: str, key: str | None, scale: str,
                        unit_interval: bool = False) -> TrainingData:
     """Load ``source`` (an embedded set or a file) and fit the ``scale`` mode on it.
@@ -62,6 +68,7 @@ def load_training_data(source: str, key: str | None, scale: str,
     else:
         bunch, name = _load_file(source, key), Path(source).stem
     mode = bunch.auto_scale if scale == "auto" else scale
+    check_finite(bunch.data, name)  # before scaling, which would spread a NaN down its column
     scaling = Scaling.fit(bunch.data, mode, source_dtype=bunch.get("source_dtype"),
                           unit_interval=unit_interval)
     labels = bunch.target

@@ -80,6 +80,21 @@ def _is_number(text: str) -> bool:
     return True
 
 
+def _is_header(rows: list[list[str]]) -> bool:
+    """A first row with text is a header. So is one that numbers the columns (0..n-1 or
+    1..n, as pandas writes for unnamed columns) above rows with non-integer values; integer
+    data under such a row stays data, since nothing tells the two apart."""
+    first = [cell.strip() for cell in rows[0]]
+    if not all(_is_number(cell) for cell in first if cell):
+        return True
+    if len(rows) < 2 or not all(cell.isdigit() for cell in first):
+        return False
+    counts = (list(range(len(first))), list(range(1, len(first) + 1)))
+    below = [cell.strip() for row in rows[1:3] for cell in row if cell.strip()]
+    return [int(cell) for cell in first] in counts and any(
+        _is_number(cell) and not cell.lstrip("+-").isdigit() for cell in below)
+
+
 def _load_csv(p: Path) -> tuple[np.ndarray, list[str] | None]:
     try:
         with open(p, newline="", encoding="utf-8") as handle:
@@ -89,7 +104,7 @@ def _load_csv(p: Path) -> tuple[np.ndarray, list[str] | None]:
     if not rows:
         raise InvalidInputError(f"{p} is empty: no rows to read.")
     header = None
-    if not all(_is_number(cell) for cell in rows[0] if cell.strip()):
+    if _is_header(rows):
         header, rows = [c.strip() for c in rows[0]], rows[1:]
     if not rows:
         raise InvalidInputError(f"{p} has a header but no data rows.")

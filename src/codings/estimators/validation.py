@@ -141,7 +141,7 @@ def open_npy(path: Any) -> np.memmap:
     return X
 
 
-def check_streamed(X: np.memmap, *, images_ok: bool) -> None:
+def check_streamed(X: np.ndarray, *, images_ok: bool, label: str = "Input X") -> None:
     """The checks ``validate_data`` does, done chunk by chunk so a memmap is never copied."""
     if X.dtype.kind not in "biuf":
         raise InvalidInputError(f"Input X must be numeric; the memory-mapped array holds "
@@ -157,7 +157,7 @@ def check_streamed(X: np.memmap, *, images_ok: bool) -> None:
     for start in range(0, X.shape[0], _CHECK_ROWS):
         block = np.asarray(X[start:start + _CHECK_ROWS]).reshape(-1, int(np.prod(X.shape[1:])))
         if not np.isfinite(block).all():
-            raise InvalidInputError(f"Input X {first_nonfinite(block, start, count=False)}. "
+            raise InvalidInputError(f"{label} {first_nonfinite(block, start, count=False)}. "
                                     "Remove or impute them.")
 
 
