@@ -168,3 +168,23 @@ def test_estimator_method_writes_the_same_files(tmp_path):
                                                           "decoder": "decoder.onnx"}
     (z,) = _session(paths["encoder"]).run(None, {"x": X[:3]})
     np.testing.assert_allclose(z, ae.transform(X[:3]), atol=TOLERANCE)
+
+
+def test_a_cli_model_exports_with_its_scaling(tmp_path):
+    import onnxruntime as ort
+
+    from codings.datasets import Scaling
+
+    X = np.random.default_rng(0).random((60, 6)) * 40 + 5
+    scaling = Scaling.fit(X, "standard")
+    ae = AutoEncoder(n_components=2, hidden_layer_sizes=(4,), max_iter=3,
+                     random_state=0).fit(scaling.transform(X))
+    ae.preprocessing_ = scaling
+    paths = export_onnx(ae, tmp_path)
+    encoder = ort.InferenceSession(str(paths["encoder"]))
+    decoder = ort.InferenceSession(str(paths["decoder"]))
+    Z = encoder.run(None, {"x": X.astype(np.float32)})[0]
+    np.testing.assert_allclose(Z, ae.transform(scaling.transform(X)), atol=1e-4)
+    X_hat = decoder.run(None, {"z": Z})[0]
+    np.testing.assert_allclose(X_hat, scaling.inverse_transform(ae.inverse_transform(Z)),
+                               rtol=1e-4, atol=1e-3)

@@ -38,17 +38,29 @@ _INSTALL_HINT = "pip install codings[onnx]"
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
-class EncoderGraph(nn.Module):
-    """``x -> module.encode(x).z`` in eval mode: what ``transform`` computes."""
+def _scaling_tensors(scaling: Any) -> tuple[Tensor, Tensor] | None:
+    if scaling is None:
+        return None
+    return (torch.as_tensor(scaling.offset, dtype=torch.float32),
+            torch.as_tensor(scaling.scale, dtype=torch.float32))
 
-    def __init__(self, module: AutoEncoderModule, input_shape: tuple[int, ...] | None) -> None:
+
+class EncoderGraph(nn.Module):
+    """``x -> module.encode(x).z`` in eval mode: what ``transform`` computes, after the
+    recorded input scaling when there is one (what ``codings encode`` computes)."""
+
+    def __init__(self, module: AutoEncoderModule, input_shape: tuple[int, ...] | None,
+                 scaling: tuple[Tensor, Tensor] | None = None) -> None:
         super().__init__()
         self.module = module
         self.input_shape = input_shape
+        self.scaling = scaling
 
     def forward(self, x: Tensor) -> Tensor:
         if self.input_shape is not None:
             x = x.flatten(1)
+        if self.scaling is not None:
+            x = (x - self.scaling[0]) / self.scaling[1]
         return self.module.encode(x).z
 
 
@@ -56,23 +68,28 @@ class DecoderGraph(nn.Module):
     """``z -> module.decode(z)`` plus the output transform: what ``inverse_transform`` does."""
 
     def __init__(self, module: AutoEncoderModule, sigmoid: bool,
-                 output_shape: tuple[int, ...] | None) -> None:
+                 output_shape: tuple[int, ...] | None,
+                 scaling: tuple[Tensor, Tensor] | None = None) -> None:
         super().__init__()
         self.module = module
         self.sigmoid = sigmoid
         self.output_shape = output_shape
+        self.scaling = scaling
 
     def forward(self, z: Tensor) -> Tensor:
         x_hat = self.module.decode(z)
         if self.sigmoid:
             x_hat = torch.sigmoid(x_hat)
+        if self.scaling is not None:
+            x_hat = x_hat * self.scaling[1] + self.scaling[0]
         if self.output_shape is not None:
             x_hat = x_hat.unflatten(1, self.output_shape)
         return x_hat
 
 
 def export_onnx(estimator: Any, directory: str | os.PathLike[str], *,
-                opset: int | None = None) -> dict[str, Path]:
+                opset: int | None = None, include_preprocessing: bool = True,
+                ) -> dict[str, Path]:
     """Write ``encoder.onnx`` and ``decoder.onnx`` for a fitted autoencoder.
 
     Parameters
@@ -84,6 +101,10 @@ def export_onnx(estimator: Any, directory: str | os.PathLike[str], *,
         Created if missing; existing files of the same names are replaced atomically.
     opset : int, optional
         ONNX opset version; None uses the exporter's default.
+    include_preprocessing : bool, default=True
+        A model trained by the CLI records its input scaling (``preprocessing_``): the
+        encoder then scales raw inputs and the decoder returns data in the original scale,
+        as ``codings encode`` and ``codings decode`` do.
 
     Returns
     -------
@@ -105,10 +126,12 @@ def export_onnx(estimator: Any, directory: str | os.PathLike[str], *,
     module = copy.deepcopy(estimator.module_).cpu().float().eval()
     shape = getattr(estimator, "input_shape_", None)
     shape = tuple(int(s) for s in shape) if shape else None
+    scaling = _scaling_tensors(getattr(estimator, "preprocessing_", None)
+                               if include_preprocessing else None)
     graphs = {
-        "encoder": (EncoderGraph(module, shape), shape or (int(estimator.n_features_in_),),
-                    "x", "z"),
-        "decoder": (DecoderGraph(module, estimator.loss == "bce", shape),
+        "encoder": (EncoderGraph(module, shape, scaling),
+                    shape or (int(estimator.n_features_in_),), "x", "z"),
+        "decoder": (DecoderGraph(module, estimator.loss == "bce", shape, scaling),
                     (int(estimator.n_components),), "z", "x_hat"),
     }
     # Both exported before either is written: a failure leaves no half-exported pair.
