@@ -118,7 +118,7 @@ def _load_csv(p: Path) -> tuple[np.ndarray, list[str] | None]:
             column = f"column {j + 1}" + (f" ({header[j]!r})" if header else "")
             if not cell.strip():
                 raise InvalidInputError(f"{p}, line {line}, {column}: missing value. Fill or "
-                                        "drop incomplete rows before training.")
+                                        "drop incomplete rows.")
             try:
                 X[i, j] = float(cell)
             except ValueError:
