@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from codings.exceptions import InvalidInputError, did_you_mean
 from codings.nn.module import AutoEncoderModule, Output
@@ -73,6 +73,26 @@ class Constraint:
     def penalty(self, out: Output, module: AutoEncoderModule) -> dict[str, Tensor]:
         """Named scalar terms added to the loss and recorded in the history."""
         return {}
+
+    # -- a second optimizer step per batch (an adversarial discriminator) ----------------
+    def auxiliary_parameters(self, module: AutoEncoderModule) -> list[nn.Parameter]:
+        """Parameters this constraint trains with its own optimizer, after each autoencoder
+        step; the trainer leaves them out of the autoencoder's optimizer."""
+        return []
+
+    def auxiliary_optimizer(self, parameters: list[nn.Parameter]) -> torch.optim.Optimizer:
+        """The optimizer of :meth:`auxiliary_parameters` (Adam unless overridden)."""
+        return torch.optim.Adam(parameters)
+
+    def auxiliary_loss(self, out: Output, module: AutoEncoderModule) -> dict[str, Tensor]:
+        """Named terms whose sum the auxiliary step minimises over
+        :meth:`auxiliary_parameters`; ``out`` is the autoencoder step's forward record (detach
+        what must not reach the autoencoder). Each term is recorded in the history."""
+        return {}
+
+    #: the constraint's parameter that scales its penalty (named when training diverges
+    #: because the penalty exploded), e.g. "beta" or "weight"; None when it has none.
+    weight_parameter: ClassVar[str | None] = None
 
     # -- serialisation -------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
