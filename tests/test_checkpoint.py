@@ -58,13 +58,17 @@ def test_sigkill_then_resume_gives_bit_identical_weights(tmp_path):
     """)
     process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
+    # Wait for the event (the first checkpoint), however slow the machine; the ceiling only
+    # stops a hung run from hanging the suite.
+    hung = time.monotonic() + 600
     while not list(tmp_path.glob("checkpoint-*.safetensors")):
         assert process.poll() is None, process.stderr.read() if process.stderr else ""
-        assert time.monotonic() < deadline, "no checkpoint appeared within 60 s"
+        if time.monotonic() > hung:
+            process.kill()
+            pytest.fail("the training process hung: no checkpoint after 600 s")
         time.sleep(0.05)
     os.kill(process.pid, signal.SIGKILL)
-    process.wait(timeout=30)
+    process.wait(timeout=600)
     assert process.returncode == -signal.SIGKILL
     newest = Checkpointer(tmp_path).existing()[0]
     assert int(newest.stem.split("-")[1]) < 12  # really killed part-way

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import re
-import time
 from pathlib import Path
 
 import numpy as np
@@ -26,9 +25,7 @@ def test_quick_tour_on_images_from_a_file(tmp_path: Path,
     data = tmp_path / "digits.npz"
     np.savez(data, x_train=np.round(digits.images * 255 / 16).astype(np.uint8),
              y_train=digits.target)
-    started = time.perf_counter()
     assert main(["tour", "--quick", "--data", str(data), "-o", str(tmp_path / "out")]) == 0
-    elapsed = time.perf_counter() - started
     captured = capsys.readouterr()
     assert captured.err.count("tour: ") == len(STEPS)  # one progress line per step
     assert "tour.html" in captured.out
@@ -44,7 +41,6 @@ def test_quick_tour_on_images_from_a_file(tmp_path: Path,
             b"\x89PNG"
     assert "<script" not in page
     assert not re.search(r"(https?:)?//[a-z0-9]", re.sub(r'src="data:[^"]*"', "", page))
-    print(f"codings tour --quick took {elapsed:.1f} s")  # shown with pytest -s
 
 
 def test_image_sets_are_checked() -> None:
