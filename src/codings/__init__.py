@@ -15,6 +15,7 @@ _EXPORTS = {
     "AutoEncoder": "codings.estimators",
     "AnomalyDetector": "codings.estimators",
     "EncoderClassifier": "codings.estimators",
+    "Adversarial": "codings.constraints",
     "CodingNoise": "codings.constraints",
     "load": "codings.estimators",
     "Constraint": "codings.constraints",
@@ -34,6 +35,7 @@ __all__ = ["__version__", *sorted(_EXPORTS)]
 
 if TYPE_CHECKING:
     from codings.constraints import (
+        Adversarial,
         CodingNoise,
         Constraint,
         Contractive,
