@@ -15,8 +15,17 @@ from codings.exceptions import InvalidInputError
 from codings.nn.conv import build_conv
 from codings.nn.layers import build_mlp
 from codings.nn.module import AutoEncoderModule
+from codings.nn.sequence import SEQUENCE_ARCHITECTURES, build_conv1d, build_recurrent
 
-ARCHITECTURES = ("mlp", "conv")
+ARCHITECTURES = ("mlp", "conv", *SEQUENCE_ARCHITECTURES)
+#: (architecture, constraint name) -> why the built-in architecture cannot take it.
+REFUSED: dict[tuple[str, str], str] = {
+    **{(cell, "tied_weights"): "a recurrent layer has no transpose to share with the decoder, "
+       "whose layers read the coding rather than mirror the encoder's; use "
+       "architecture='mlp' or 'conv' for tied weights." for cell in ("lstm", "gru")},
+    ("conv1d", "tied_weights"): "tied weights cover linear and 2-D convolution layers, not the "
+                                "1-D temporal convolutions; use architecture='mlp' or 'conv'.",
+}
 
 
 def resolve_image_shape(image_shape: Any, sample_shape: tuple[int, ...] | None,
@@ -39,6 +48,74 @@ def resolve_image_shape(image_shape: Any, sample_shape: tuple[int, ...] | None,
     return shape[0], shape[1], shape[2]
 
 
+def resolve_sequence_shape(shape: Any, sample_shape: tuple[int, ...] | None,
+                           n_features: int, architecture: str = "lstm") -> tuple[int, int]:
+    """``(timesteps, channels)`` for a sequence model, from the input or the parameter.
+
+    Samples shaped ``(timesteps,)`` or ``(timesteps, channels)`` give it; flat rows are one
+    channel unless ``shape`` (``(timesteps, channels)``) says otherwise.
+    """
+    if sample_shape is not None and len(sample_shape) > 2:
+        raise InvalidInputError(
+            f"architecture={architecture!r} takes sequences of shape (n, timesteps, channels) "
+            f"or (n, timesteps); got samples of shape {tuple(sample_shape)}.")
+    if sample_shape is not None:
+        shape = sample_shape
+    dims = (n_features, 1) if shape is None else tuple(int(s) for s in shape)
+    if len(dims) == 1:
+        dims = (dims[0], 1)
+    if len(dims) != 2 or dims[0] * dims[1] != n_features:
+        raise InvalidInputError(
+            f"The sequence shape {dims} does not fit inputs with {n_features} features per "
+            "sample; give (timesteps, channels) whose product is the number of features.")
+    return dims[0], dims[1]
+
+
+def resolve_input_shape(architecture: str, shape: Any, sample_shape: tuple[int, ...] | None,
+                        n_features: int) -> tuple[int, ...] | None:
+    """The per-sample shape a built-in architecture needs: ``(channels, height, width)`` for
+    "conv", ``(timesteps, channels)`` for the sequence ones, None for "mlp"."""
+    if architecture == "conv":
+        return resolve_image_shape(shape, sample_shape, n_features)
+    if architecture in SEQUENCE_ARCHITECTURES:
+        return resolve_sequence_shape(shape, sample_shape, n_features, architecture)
+    return None
+
+
+def check_architecture(architecture: str, constraints: Sequence[Constraint]) -> None:
+    """Refuse a constraint the built-in ``architecture`` cannot take, with the reason."""
+    for constraint in constraints:
+        reason = REFUSED.get((architecture, constraint.name))
+        if reason:
+            raise InvalidInputError(f"{type(constraint).__name__} cannot be used with "
+                                    f"architecture={architecture!r}: {reason}")
+
+
+def _build_builtin(params: dict[str, Any], n_features: int, input_shape: tuple[int, ...] | None,
+                   generator: torch.Generator) -> tuple[nn.Module, nn.Module]:
+    """The built-in encoder and decoder (inside build_module's forked RNG)."""
+    architecture = params["architecture"]
+    coding_activation = params["coding_activation"] or params["activation"]
+    # With BCE the decoder emits logits; the sigmoid is applied when decoding for the user.
+    output_activation = "identity" if params["loss"] == "bce" else params["output_activation"]
+    hidden = tuple(params["hidden_layer_sizes"])
+    if architecture in ("conv", *SEQUENCE_ARCHITECTURES) and input_shape is None:
+        input_shape = resolve_input_shape(architecture, params.get("image_shape"), None,
+                                          n_features)
+    if architecture in ("conv", "conv1d"):
+        assert input_shape is not None
+        build = build_conv if architecture == "conv" else build_conv1d
+        return build(input_shape, hidden or (32,), params["n_components"], params["activation"],
+                     coding_activation, output_activation, params["init"], generator)
+    if architecture in SEQUENCE_ARCHITECTURES:
+        assert input_shape is not None
+        return build_recurrent(architecture, input_shape, hidden or (32,),
+                               params["n_components"], coding_activation, output_activation,
+                               params["init"], generator)
+    return build_mlp(n_features, hidden, params["n_components"], params["activation"],
+                     coding_activation, output_activation, params["init"], generator)
+
+
 def _reset(module: nn.Module) -> nn.Module:
     """A fresh copy of a user's module with re-drawn parameters (fit never mutates theirs)."""
     fresh = copy.deepcopy(module)
@@ -49,33 +126,27 @@ def _reset(module: nn.Module) -> nn.Module:
     return fresh
 
 
-def build_module(params: dict[str, Any], n_features: int, image_shape: tuple[int, ...] | None,
+def build_module(params: dict[str, Any], n_features: int, input_shape: tuple[int, ...] | None,
                  constraints: Sequence[Constraint], generator: torch.Generator,
                  seed: int) -> AutoEncoderModule:
     """Build encoder, decoder and constraints from validated estimator parameters.
 
-    torch's default initialisers draw from the global RNG: construction runs inside a forked
-    RNG seeded from ``seed``, so the user's random stream is untouched and the result is
-    reproducible; the built-in layers are then re-initialised from ``generator``.
+    ``input_shape`` is the per-sample shape from :func:`resolve_input_shape`: ``(channels,
+    height, width)`` for "conv", ``(timesteps, channels)`` for "lstm", "gru" and "conv1d"
+    (when None, a sequence model takes each flat row as one channel, or the shape in
+    ``params["image_shape"]``). torch's default initialisers draw from the global RNG:
+    construction runs inside a forked RNG seeded from ``seed``, so the user's random stream is
+    untouched and the result is reproducible; the built-in layers are then re-initialised from
+    ``generator``.
     """
-    coding_activation = params["coding_activation"] or params["activation"]
-    # With BCE the decoder emits logits; the sigmoid is applied when decoding for the user.
-    output_activation = "identity" if params["loss"] == "bce" else params["output_activation"]
+    if params["encoder"] is None:
+        check_architecture(params["architecture"], constraints)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         if params["encoder"] is not None:
             encoder, decoder = _reset(params["encoder"]), _reset(params["decoder"])
-        elif params["architecture"] == "conv":
-            assert image_shape is not None
-            encoder, decoder = build_conv(
-                image_shape, tuple(params["hidden_layer_sizes"]) or (32,),
-                params["n_components"], params["activation"], coding_activation,
-                output_activation, params["init"], generator)
         else:
-            encoder, decoder = build_mlp(
-                n_features, tuple(params["hidden_layer_sizes"]), params["n_components"],
-                params["activation"], coding_activation, output_activation, params["init"],
-                generator)
+            encoder, decoder = _build_builtin(params, n_features, input_shape, generator)
         module = AutoEncoderModule(encoder, decoder, tuple(constraints), generator,
                                    builtin=params["encoder"] is None)
     if params["encoder"] is not None:
