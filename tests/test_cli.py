@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import inspect
 import json
 import subprocess
 import sys
@@ -14,7 +13,7 @@ import pytest
 
 from codings import load
 from codings.cli import main
-from codings.cli.parser import ESTIMATOR_FLAGS, SCALES, build_parser, estimator_kwargs
+from codings.cli.parser import SCALES, build_parser, estimator_kwargs
 from codings.cli.runs import reserve_run_dir
 from codings.datasets import load_digits
 
@@ -216,28 +215,9 @@ def test_flag_values_are_parsed_and_unset_flags_keep_the_estimator_defaults() ->
                                       "learning_rate": 0.01}
 
 
-def test_flag_table_matches_the_estimator() -> None:
-    from codings import AutoEncoder
+def test_scale_choices_match_the_library() -> None:
     from codings.datasets import SCALES as LIBRARY_SCALES
-    from codings.estimators._building import ARCHITECTURES
-    from codings.estimators._params import NONFINITE_POLICIES
-    from codings.nn.layers import ACTIVATIONS, INITS
-    from codings.training.layerwise import PRETRAINING
-    from codings.training.loop import LR_SCHEDULES, OPTIMIZERS, PRECISIONS
-    from codings.training.losses import LOSSES
 
-    parameters = inspect.signature(AutoEncoder).parameters
-    not_flags = {"constraints", "encoder", "decoder", "verbose"}  # --constraint, code, --quiet
-    assert {flag.name for flag in ESTIMATOR_FLAGS} == set(parameters) - not_flags
-    for flag in ESTIMATOR_FLAGS:
-        assert flag.default == parameters[flag.name].default, flag.name
-    choices = {"activation": ACTIVATIONS, "coding_activation": ACTIVATIONS,
-               "output_activation": ACTIVATIONS, "loss": LOSSES, "init": INITS,
-               "optimizer": OPTIMIZERS, "lr_schedule": LR_SCHEDULES,
-               "on_nonfinite": NONFINITE_POLICIES, "architecture": ARCHITECTURES,
-               "pretraining": PRETRAINING, "precision": PRECISIONS}
-    for flag in ESTIMATOR_FLAGS:
-        assert set(flag.choices) == set(choices.get(flag.name, ())), flag.name
     assert SCALES == LIBRARY_SCALES
 
 

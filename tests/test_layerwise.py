@@ -41,9 +41,9 @@ def test_each_phase_is_logged_under_its_own_name(X):
 
 
 def test_lower_layers_are_frozen_in_later_phases(X):
+    from codings import AutoEncoder
     from codings.nn import AutoEncoderModule, build_mlp
     from codings.training.layerwise import pretrain
-    from codings.training.loop import TrainingConfig
 
     generator = torch.Generator().manual_seed(0)
     encoder, decoder = build_mlp(64, (24, 12), 4, "elu", "elu", "identity", "auto", generator)
@@ -54,8 +54,8 @@ def test_lower_layers_are_frozen_in_later_phases(X):
         def on_train_end(self, logs):
             snapshots.append([p.detach().clone() for p in module.parameters()])
 
-    config = TrainingConfig(batch_size=64, learning_rate=0.01)
-    pretrain(module, torch.tensor(X, dtype=torch.float32), config, 3, generator,
+    settings = {**AutoEncoder(batch_size=64, learning_rate=0.01).get_params(), "max_iter": 3}
+    pretrain(module, torch.tensor(X, dtype=torch.float32), settings, 3, generator,
              "layerwise-frozen", [Snapshot()])
     assert len(snapshots) == 3
     first_layer = [0, 1]  # encoder[0] weight and bias

@@ -19,14 +19,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from codings.cli.parser import ESTIMATOR_FLAGS, SCALES, Flag
+from codings._params import Param
+from codings.cli.parser import SCALES, estimator_flags
 from codings.constraints import Constraint, constraint_from_dict, parse_constraint
 from codings.exceptions import InvalidInputError, did_you_mean
 
 # fit's own options (not estimator parameters) and the defaults applied after the file is read.
 FIT_DEFAULTS: dict[str, Any] = {"data": "digits", "key": None, "scale": "auto", "name": None,
                                 "runs_dir": "runs", "quiet": False}
-_FLAGS = {flag.name: flag for flag in ESTIMATOR_FLAGS if flag.name != "resume"}
+_FLAGS = {flag.name: flag for flag in estimator_flags() if flag.name != "resume"}
 CONFIG_KEYS = (*FIT_DEFAULTS, *_FLAGS, "constraints")
 
 
@@ -48,10 +49,10 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise InvalidInputError(f"Cannot read {path} as TOML: {exc}") from exc
 
 
-def _flag_value(path: Path, flag: Flag, value: Any) -> Any:
+def _flag_value(path: Path, flag: Param, value: Any) -> Any:
     """A TOML value in the form the flag's parser gives (lists of sizes become tuples)."""
     where = f"{path}: {flag.name}"
-    if flag.type is None:
+    if flag.cli is None:
         if not isinstance(value, bool):
             raise InvalidInputError(f"{where} must be true or false, got {value!r}.")
         return value
@@ -59,9 +60,9 @@ def _flag_value(path: Path, flag: Flag, value: Any) -> Any:
         if not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
             raise InvalidInputError(f"{where} must be a list of ints, got {value!r}.")
         value = ",".join(str(v) for v in value)
-    if isinstance(value, str) and flag.type is not str:
+    if isinstance(value, str) and callable(flag.cli) and flag.cli is not str:
         try:
-            return flag.type(value)
+            return flag.cli(value)
         except (argparse.ArgumentTypeError, ValueError) as exc:
             raise InvalidInputError(f"{where}: {exc}") from None
     if isinstance(value, dict):

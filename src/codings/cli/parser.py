@@ -6,9 +6,11 @@ This module imports only the standard library, so ``codings --help`` does not lo
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, NoReturn
+
+from codings._params import parse_batch_size, parse_shape, parse_sizes
+
+__all__ = ["parse_batch_size", "parse_shape", "parse_sizes"]
 
 DATASETS = ("digits", "demo-3d", "faces")
 DATA_HELP = ".npy, .npz, .csv or .parquet file, or a folder of PNG/JPEG images"
@@ -31,111 +33,14 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(message, self.prog)
 
 
-def parse_sizes(text: str) -> tuple[int, ...]:
-    """``"300,150"`` -> ``(300, 150)``; ``""`` -> ``()`` (no hidden layer)."""
-    parts = [part.strip() for part in text.split(",") if part.strip()]
-    try:
-        sizes = tuple(int(part) for part in parts)
-    except ValueError:
-        sizes = (0,)
-    if any(size < 1 for size in sizes):
-        raise argparse.ArgumentTypeError(
-            f"expected positive ints separated by commas such as '300,150' ('' for no hidden "
-            f"layer), got {text!r}")
-    return sizes
+def estimator_flags() -> tuple[Any, ...]:
+    """The AutoEncoder parameters that are flags, from the one parameter table."""
+    from codings._params import cli_params
+
+    return cli_params()
 
 
-def parse_shape(text: str) -> tuple[int, ...]:
-    """``"1,28,28"`` -> ``(1, 28, 28)``."""
-    sizes = parse_sizes(text)
-    if not sizes:
-        raise argparse.ArgumentTypeError("expected a shape such as '28,28' or '1,28,28'")
-    return sizes
-
-
-def parse_batch_size(text: str) -> int | None:
-    """A positive int, or ``"full"`` for full-batch training (``batch_size=None``)."""
-    if text.strip().lower() == "full":
-        return None
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive int or 'full', got {text!r}")
-    return value
-
-
-@dataclass(frozen=True)
-class Flag:
-    """One ``AutoEncoder`` parameter exposed as ``--kebab-case``.
-
-    ``default`` and ``choices`` are only shown in ``--help`` (the estimator applies its own
-    defaults and validates); a test keeps them equal to the estimator's.
-    """
-
-    name: str
-    type: Callable[[str], Any] | None  # None: a --flag / --no-flag switch
-    default: Any
-    help: str
-    choices: tuple[str, ...] = ()
-    default_text: str | None = None  # how --help shows the default, when str() would not do
-
-    @property
-    def option(self) -> str:
-        return "--" + self.name.replace("_", "-")
-
-
-ACTIVATION_CHOICES = ("identity", "relu", "elu", "selu", "sigmoid", "tanh")
-
-ESTIMATOR_FLAGS = (
-    Flag("n_components", int, 2, "size of the coding layer"),
-    Flag("hidden_layer_sizes", parse_sizes, (100,),
-         "encoder hidden layers, e.g. '300,150'; '' for none (the decoder mirrors them)"),
-    Flag("activation", str, "elu", "hidden-layer activation", ACTIVATION_CHOICES),
-    Flag("coding_activation", str, None, "coding-layer activation", ACTIVATION_CHOICES,
-         "same as --activation"),
-    Flag("output_activation", str, "identity",
-         "activation of the reconstruction ('sigmoid' for data in [0, 1])", ACTIVATION_CHOICES),
-    Flag("loss", str, "mse", "reconstruction loss ('bce' needs data in [0, 1])",
-         ("mse", "bce")),
-    Flag("architecture", str, "mlp", "'conv' for images: strided convolutions, whose "
-         "channel counts are --hidden-layer-sizes", ("mlp", "conv")),
-    Flag("image_shape", parse_shape, None, "(channels,)height,width of flat image rows, "
-         "e.g. '1,28,28'; known for digits, faces and image arrays"),
-    Flag("init", str, "auto", "weight initialisation", ("auto", "he", "glorot")),
-    Flag("optimizer", str, "adam", "optimizer", ("adam", "sgd", "rmsprop", "nadam")),
-    Flag("learning_rate", float, 1e-3, "step size"),
-    Flag("momentum", float, 0.9, "momentum of --optimizer sgd"),
-    Flag("lr_schedule", str, "constant", "learning-rate schedule",
-         ("constant", "plateau", "cosine")),
-    Flag("batch_size", parse_batch_size, 256, "rows per step, or 'full'"),
-    Flag("max_iter", int, 200, "number of epochs"),
-    Flag("early_stopping", None, False,
-         "hold out --validation-fraction of the rows; stop when its loss stops improving"),
-    Flag("validation_fraction", float, 0.1, "share of rows held out by --early-stopping"),
-    Flag("n_iter_no_change", int, 10, "epochs without improvement before stopping"),
-    Flag("tol", float, 1e-4, "smallest improvement that counts"),
-    Flag("on_nonfinite", str, "warn",
-         "on a NaN loss: keep the best weights and warn, or raise (exit code 1)",
-         ("warn", "raise")),
-    Flag("checkpoint_dir", str, None, "write resumable checkpoints to this folder",
-         default_text="RUN_DIR/checkpoints"),
-    Flag("checkpoint_every", int, 1, "epochs between checkpoints"),
-    Flag("checkpoint_keep", int, 2, "newest checkpoints kept"),
-    Flag("resume", None, False, "continue from the newest checkpoint in --checkpoint-dir; "
-         "'--resume RUN_DIR' resumes a run folder with its own arguments"),
-    Flag("pretraining", str, None, "greedy layer-wise pretraining of the stack before "
-         "--max-iter epochs of fine-tuning", ("layerwise", "layerwise-frozen")),
-    Flag("pretraining_iter", int, None, "epochs per pretraining phase", default_text="--max-iter"),
-    Flag("precision", str, "32", "'bf16-mixed' runs forward passes in bfloat16",
-         ("32", "bf16-mixed")),
-    Flag("device", str, "cpu", "'cpu', 'cuda', 'cuda:N' or 'auto'"),
-    Flag("random_state", int, None, "seed, for a reproducible run"),
-)
-
-
-def _default_text(flag: Flag) -> str:
+def _default_text(flag: Any) -> str:
     if flag.default_text is not None:
         return flag.default_text
     if flag.default is None:
@@ -147,35 +52,35 @@ def _default_text(flag: Flag) -> str:
     return str(flag.default)
 
 
-def _metavar(flag: Flag) -> str:
-    if flag.choices:
-        return "{" + ",".join(flag.choices) + "}"
-    names = {int: "INT", float: "FLOAT", str: "NAME", parse_sizes: "SIZES",
-             parse_shape: "SHAPE", parse_batch_size: "INT|full"}
-    return names.get(flag.type, "VALUE")
+def _metavar(flag: Any) -> str:
+    if flag.spec.choices:
+        return "{" + ",".join(flag.spec.choices) + "}"
+    names = {"int": "INT", "float": "FLOAT", "str": "NAME", "parse_sizes": "SIZES",
+             "parse_shape": "SHAPE", "parse_batch_size": "INT|full"}  # by parser name
+    return names.get(getattr(flag.cli, "__name__", ""), "VALUE")
 
 
 def _add_estimator_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group(
         "estimator", "AutoEncoder parameters (see help(codings.AutoEncoder)); unset flags keep "
         "the estimator's defaults")
-    for flag in ESTIMATOR_FLAGS:
+    for flag in estimator_flags():
         help_text = f"{flag.help} (default: {_default_text(flag)})"
         if flag.name == "resume":  # a switch that may also name the run folder to resume
             group.add_argument(flag.option, dest=flag.name, nargs="?", const=True,
                                metavar="RUN_DIR", default=argparse.SUPPRESS, help=help_text)
             continue
-        if flag.type is None:
+        if flag.cli is None:
             group.add_argument(flag.option, dest=flag.name, default=argparse.SUPPRESS,
                                action=argparse.BooleanOptionalAction, help=help_text)
             continue
-        group.add_argument(flag.option, dest=flag.name, type=flag.type, metavar=_metavar(flag),
+        group.add_argument(flag.option, dest=flag.name, type=flag.cli, metavar=_metavar(flag),
                            default=argparse.SUPPRESS, help=help_text)
 
 
 def estimator_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     """The estimator parameters given on the command line (unset flags are absent)."""
-    return {flag.name: getattr(args, flag.name) for flag in ESTIMATOR_FLAGS
+    return {flag.name: getattr(args, flag.name) for flag in estimator_flags()
             if hasattr(args, flag.name)}
 
 

@@ -66,6 +66,8 @@ def jacobian_norm_autograd(encode: Callable[[Tensor], Tensor], x: Tensor) -> Ten
 class Contractive(Constraint, name="contractive"):
     """``weight * mean ||J_encoder(x)||_F^2``."""
 
+    weight_parameter = "weight"  # named when its penalty makes training diverge
+
     weight: float = 0.1
 
     def __post_init__(self) -> None:

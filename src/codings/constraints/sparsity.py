@@ -35,6 +35,8 @@ def kl_divergence(target: float, q: Tensor) -> Tensor:
 class Sparsity(Constraint, name="sparsity"):
     """Penalise coding activations: ``kind="kl"`` towards ``target``, or ``kind="l1"``."""
 
+    weight_parameter = "weight"  # named when its penalty makes training diverge
+
     kind: str = "kl"
     target: float = 0.1
     weight: float = 0.2

@@ -33,6 +33,8 @@ def gaussian_kl(mu: Tensor, log_var: Tensor) -> Tensor:
 class Variational(Constraint, name="variational"):
     """Gaussian codings; ``beta`` weighs the KL term (1 is the VAE, > 1 a beta-VAE)."""
 
+    weight_parameter = "beta"  # named when its penalty makes training diverge
+
     beta: float = 1.0
 
     reconstruction_reduction = "sum"

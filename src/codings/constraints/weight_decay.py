@@ -20,6 +20,8 @@ from codings.nn.module import AutoEncoderModule, Output
 class WeightDecay(Constraint, name="weight_decay"):
     """``l2 * sum(W ** 2) / 2`` over weights (tensors with 2 or more dimensions)."""
 
+    weight_parameter = "l2"  # named when its penalty makes training diverge
+
     l2: float = 1e-4
 
     def __post_init__(self) -> None:

@@ -1,11 +1,13 @@
-"""The scikit-learn estimator: one ``AutoEncoder`` for the whole family, built by composition."""
+"""The scikit-learn estimator: one ``AutoEncoder`` for the whole family, built by composition.
+
+``fit`` reads like scikit-learn's: validate the parameters (one table, :mod:`codings._params`),
+check and convert X (:mod:`._inputs`), build the module and train it (:mod:`._fitting`, which
+builds the one :class:`~codings.training.Trainer`), set the fitted attributes. Inference goes
+through one batched path (:mod:`._inference`).
+"""
 
 from __future__ import annotations
 
-import copy
-import os
-import secrets
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -16,70 +18,24 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
-from codings.constraints.base import Constraint, check_compatible
+from codings.constraints.base import Constraint
 from codings.estimators._building import build_module, resolve_image_shape
+from codings.estimators._fitting import resolve_device, seed_from, train
 from codings.estimators._generative import GenerativeMixin
-from codings.estimators._params import validate_params
-from codings.estimators.validation import (
-    as_float_tensor_input,
-    check_features,
-    check_sizes,
-    check_streamed,
-    check_unit_interval,
-    first_nonfinite,
-    open_npy,
-    param_error,
-)
+from codings.estimators._inference import map_batches
+from codings.estimators._inputs import InputsMixin
+from codings.estimators._params import constraints_of, validate_params
 from codings.exceptions import InvalidInputError
 from codings.nn.module import AutoEncoderModule
-from codings.training.callbacks import Callback, ProgressBar
-from codings.training.checkpoint import Checkpointer
-from codings.training.distributed import DistContext, device_for_rank, launched_by_torchrun
-from codings.training.distributed import setup as setup_distributed
-from codings.training.distributed import teardown as teardown_distributed
-from codings.training.layerwise import pretrain
-from codings.training.loop import (
-    Trainer,
-    TrainingConfig,
-    TrainingResult,
-    bf16_supported,
-)
+from codings.training.callbacks import Callback
+from codings.training.loop import TrainingResult
 from codings.training.losses import reconstruction_error
-from codings.training.sources import MemmapSource, streamed_rows
 
-_OWNER = "AutoEncoder"
-_INFERENCE_BATCH = 4096
-_UNSCALED_MAGNITUDE = 5.0
-_SCALE_CHECK_ROWS = 10_000  # rows read to judge scaling (a memory map is never read whole)
-_STREAMED_VALIDATION_ROWS = 10_000
+__all__ = ["AutoEncoder", "resolve_device", "seed_from"]
 
 
-def torch_to_numpy(dtype: torch.dtype) -> np.dtype:
-    return np.dtype(np.float64 if dtype == torch.float64 else np.float32)
-
-
-def resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise InvalidInputError(f"device={device!r} was requested but CUDA is not available; "
-                                "use device='cpu' or device='auto'.")
-    return torch.device(device)
-
-
-def seed_from(random_state: Any) -> int:
-    """An int seed from ``random_state`` without touching numpy's or torch's global RNG."""
-    if random_state is None:
-        return secrets.randbits(63)
-    if isinstance(random_state, np.random.RandomState):
-        return int(random_state.randint(np.iinfo(np.int32).max))
-    if isinstance(random_state, np.random.Generator):
-        return int(random_state.integers(np.iinfo(np.int64).max))
-    return int(random_state)
-
-
-class AutoEncoder(GenerativeMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
-                  BaseEstimator):
+class AutoEncoder(GenerativeMixin, InputsMixin, ClassNamePrefixFeaturesOutMixin,
+                  TransformerMixin, BaseEstimator):
     """An autoencoder with the scikit-learn transformer API.
 
     The network is ``n_features -> hidden_layer_sizes -> n_components`` (the encoder) and its
@@ -123,28 +79,39 @@ class AutoEncoder(GenerativeMixin, ClassNamePrefixFeaturesOutMixin, TransformerM
         Only used by ``optimizer="sgd"``.
     lr_schedule : {"constant", "plateau", "cosine"}, default="constant"
     batch_size : int or None, default=256
-        Rows per step; None means full batch. Capped at the number of rows.
+        Rows per step; None means full batch. Capped at the number of rows. A last batch of
+        one row is folded into the one before (one-row batches break BatchNorm).
     max_iter : int, default=200
         Number of epochs. Without early stopping, ``fit`` runs exactly this many.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the rows, stop when the validation loss has not
-        improved by ``tol`` for ``n_iter_no_change`` epochs, and restore the best weights.
+        improved by ``tol`` for ``n_iter_no_change`` epochs, and restore the weights of the
+        best validation epoch (also when training ends at ``max_iter``).
     validation_fraction : float, default=0.1
     n_iter_no_change : int, default=10
     tol : float, default=1e-4
     on_nonfinite : {"warn", "raise"}, default="warn"
-        What to do when the loss becomes NaN or infinite: training always stops and restores
-        the best weights; then warn, or raise :class:`~codings.exceptions.TrainingDivergedError`.
+        What to do when training diverges: a loss that becomes NaN or infinite, or explodes
+        (over 10,000 times the untrained model's), during an epoch or after its last step.
+        Training always stops there and restores the best weights; then warn
+        (:class:`~codings.training.TrainingDivergedWarning`, saying what to change: the
+        learning rate, or the weight of the constraint whose penalty exploded), or raise
+        :class:`~codings.exceptions.TrainingDivergedError`.
     checkpoint_dir : str or path, optional
-        Write a checkpoint (weights, optimizer, generator state, history) there every
-        ``checkpoint_every`` epochs and at the end, atomically, keeping the newest
-        ``checkpoint_keep``.
+        Write a checkpoint (weights, optimizers, generator state, history, the run's
+        parameters and a fingerprint of its data) there every ``checkpoint_every`` epochs and
+        at the end, atomically, keeping the newest ``checkpoint_keep``. A fresh fit refuses a
+        folder that holds another run's checkpoints.
     checkpoint_every : int, default=1
     checkpoint_keep : int, default=2
     resume : bool, default=False
         Continue from the newest readable checkpoint in ``checkpoint_dir`` (a corrupted
         newest one is skipped with a warning); the result is bit-identical to an
-        uninterrupted run. Starts fresh when there is none.
+        uninterrupted run. Starts fresh when there is none. ``learning_rate``, ``momentum``,
+        ``max_iter``, ``n_iter_no_change``, ``tol`` and the checkpoint, device and
+        verbosity settings may change at resume and apply from the resumed epoch
+        (``history_["lr"]`` shows the rate of every epoch); changing any other parameter,
+        or the data, raises :class:`~codings.exceptions.InvalidInputError` naming it.
     pretraining : {None, "layerwise", "layerwise-frozen"}, default=None
         Greedy layer-wise pretraining of the MLP before training the whole stack: each phase
         trains one encoder layer and its mirror decoder layer on the cached output of the
@@ -161,9 +128,10 @@ class AutoEncoder(GenerativeMixin, ClassNamePrefixFeaturesOutMixin, TransformerM
         native bfloat16.
     device : str, default="cpu"
         "cpu", "cuda", "cuda:N" or "auto".
-    random_state : int, RandomState or None, default=None
+    random_state : int, RandomState, Generator or None, default=None
         Seeds a private ``torch.Generator`` used for initialisation, shuffling and noise, so
-        two fits are bit-identical and torch's global RNG is left untouched.
+        two fits are bit-identical (with the same number of processes and threads) and
+        torch's global RNG is left untouched. An int must lie in [0, 2**32 - 1].
     verbose : int, default=0
         1 shows a progress bar (one line per epoch when stderr is not a terminal).
 
@@ -178,6 +146,10 @@ class AutoEncoder(GenerativeMixin, ClassNamePrefixFeaturesOutMixin, TransformerM
         ``history_["loss"]``.
     n_iter_ : int
         Epochs run.
+    stop_reason_ : {"max_iter", "early_stopping", "diverged"}
+        Why training ended.
+    constraints_ : tuple of Constraint
+        The validated ``constraints``.
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Only when ``X`` had string column names.
@@ -242,30 +214,18 @@ class AutoEncoder(GenerativeMixin, ClassNamePrefixFeaturesOutMixin, TransformerM
         self.random_state = random_state
         self.verbose = verbose
 
-    # -- validation ------------------------------------------------------------------------
+    # -- validation and building --------------------------------------------------------
     def _validate_params(self) -> None:
         validate_params(self)
-        self._constraints()
 
     def _constraints(self) -> tuple[Constraint, ...]:
-        constraints = (self.constraints,) if isinstance(self.constraints, Constraint) \
-            else tuple(self.constraints or ())
-        for constraint in constraints:
-            if not isinstance(constraint, Constraint):
-                raise param_error(_OWNER, "constraints",
-                                  "a tuple of Constraint objects such as (Denoising(),)",
-                                  self.constraints)
-        check_compatible(constraints)
-        return constraints
-
-    # -- building --------------------------------------------------------------------------
-    input_shape_: tuple[int, ...] | None
+        """The validated constraints (``constraints_`` once fitted)."""
+        return getattr(self, "constraints_", None) or constraints_of(self.constraints)
 
     def _build_module(self, n_features: int, generator: torch.Generator,
                       seed: int) -> AutoEncoderModule:
         params = self.get_params(deep=False)
-        params["hidden_layer_sizes"] = check_sizes(_OWNER, "hidden_layer_sizes",
-                                                   self.hidden_layer_sizes)
+        params["hidden_layer_sizes"] = tuple(int(s) for s in self.hidden_layer_sizes)
         image_shape = None
         if self.architecture == "conv" and self.encoder is None:
             image_shape = resolve_image_shape(self.image_shape, self._sample_shape(),
@@ -273,190 +233,36 @@ class AutoEncoder(GenerativeMixin, ClassNamePrefixFeaturesOutMixin, TransformerM
         return build_module(params, n_features, image_shape, self._constraints(), generator,
                             seed)
 
-    def _check_memmap(self, X: np.memmap, *, reset: bool) -> np.memmap:
-        images_ok = self.architecture == "conv" or self.encoder is not None
-        check_streamed(X, images_ok=images_ok)
-        n_features = int(np.prod(X.shape[1:]))
-        if reset:
-            self.n_features_in_ = n_features
-            self.input_shape_ = tuple(int(s) for s in X.shape[1:]) if X.ndim > 2 else None
-            if hasattr(self, "feature_names_in_"):
-                del self.feature_names_in_
-        elif n_features != self.n_features_in_:
-            raise InvalidInputError(f"X has {n_features} features, but AutoEncoder is "
-                                    f"expecting {self.n_features_in_} features as input.")
-        return X
-
-    def _sample_shape(self) -> tuple[int, ...] | None:
-        shape = getattr(self, "input_shape_", None)
-        return tuple(shape) if shape is not None and len(shape) > 1 else None
-
-    def _check_X(self, X: Any, *, reset: bool) -> np.ndarray:
-        """Validate X; images (n, C, H, W) or (n, H, W) are flattened for a conv model.
-
-        A path to a ``.npy`` file is memory-mapped, and a memory-mapped array is checked
-        chunk by chunk and returned as is, so it is never loaded whole.
-        """
-        if isinstance(X, str | os.PathLike):
-            X = open_npy(X)
-        if isinstance(X, np.memmap):
-            return self._check_memmap(X, reset=reset)
-        shape = getattr(X, "shape", None)
-        images_ok = self.architecture == "conv" or self.encoder is not None
-        if shape is not None and len(shape) > 2 and images_ok:
-            if reset:
-                self.input_shape_ = tuple(int(s) for s in shape[1:])
-            elif getattr(self, "input_shape_", None) not in (None, tuple(shape[1:])):
-                raise InvalidInputError(
-                    f"X has images of shape {tuple(shape[1:])}, but the model was fitted on "
-                    f"images of shape {self.input_shape_}.")
-            X = np.asarray(X).reshape(shape[0], -1)
-        elif shape is not None and len(shape) > 2:
-            raise InvalidInputError(
-                f"Found array with dim {len(shape)} (shape {tuple(shape)}); the MLP expects "
-                "2-D input (n_samples, n_features). Flatten it with X.reshape(len(X), -1), or "
-                "use architecture='conv' for images.")
-        elif reset:
-            self.input_shape_ = None
-        return check_features(self, X, reset=reset)
-
-    def _warn_if_identity_possible(self, n_features: int) -> None:
-        if self.n_components >= n_features and not self._constraints():
-            warnings.warn(
-                f"n_components={self.n_components} is not smaller than the number of features "
-                f"({n_features}) and no constraint is set: the autoencoder can learn to copy "
-                "its input without finding structure. Use fewer components, or add a "
-                "Denoising or Sparsity constraint.", UserWarning, stacklevel=3)
-
-    def _warn_if_unscaled(self, X: np.ndarray) -> None:
-        # Large raw feature values saturate or kill units at initialisation (an ELU coding
-        # layer on raw 0-16 digits collapses to the mean image), and scaling is the fix.
-        magnitude = max(float(np.abs(X.mean(axis=0)).max()), float(X.std(axis=0).max()))
-        if magnitude > _UNSCALED_MAGNITUDE and self.activation != "identity":
-            warnings.warn(
-                f"X does not look scaled (a feature has mean or standard deviation "
-                f"{magnitude:.3g}); autoencoders with nonlinear units train poorly on raw "
-                "values. Put a StandardScaler or MinMaxScaler before AutoEncoder in a "
-                "Pipeline.", UserWarning, stacklevel=3)
-
-    def _training_data(self, X: np.ndarray, device: torch.device, generator: torch.Generator,
-                       config: TrainingConfig) -> tuple[torch.Tensor | MemmapSource,
-                                                        torch.Tensor | None]:
-        """An in-memory tensor, or a streamed source (and its validation rows) for a memmap."""
-        if not isinstance(X, np.memmap):
-            return torch.from_numpy(as_float_tensor_input(X)).to(device), None
-        validation, exclude = None, None
-        if config.early_stopping:
-            # Drawn first from the fresh generator, as for in-memory data, so resumes agree.
-            n_val = min(max(1, round(X.shape[0] * config.validation_fraction)),
-                        _STREAMED_VALIDATION_ROWS, X.shape[0] - 1)
-            exclude = torch.randperm(X.shape[0], generator=generator)[:n_val].numpy()
-            validation = streamed_rows(X, exclude).to(device)
-        batch = min(config.batch_size or X.shape[0], X.shape[0])
-        return MemmapSource(X, device, batch, exclude=exclude), validation
-
-    def _training_config(self, device: torch.device | None = None) -> TrainingConfig:
-        config = self._plain_training_config()
-        if config.precision == "bf16-mixed" and not bf16_supported(
-                device or torch.device("cpu")):
-            warnings.warn("precision='bf16-mixed' needs native bfloat16 support, which this "
-                          "device lacks; training in float32 instead.", UserWarning,
-                          stacklevel=3)
-            config.precision = "32"
-        return config
-
-    def _plain_training_config(self) -> TrainingConfig:
-        return TrainingConfig(
-            loss=self.loss, optimizer=self.optimizer, learning_rate=float(self.learning_rate),
-            momentum=float(self.momentum), lr_schedule=self.lr_schedule,
-            batch_size=self.batch_size, max_iter=int(self.max_iter),
-            early_stopping=bool(self.early_stopping),
-            validation_fraction=float(self.validation_fraction),
-            n_iter_no_change=int(self.n_iter_no_change), tol=float(self.tol),
-            on_nonfinite=self.on_nonfinite, precision=self.precision)
-
     # -- fitting ---------------------------------------------------------------------------
     def fit(self, X: Any, y: Any = None, *, callbacks: Sequence[Callback] = ()) -> AutoEncoder:
         """Train the autoencoder on ``X`` (``y`` is ignored).
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like of shape (n_samples, n_features), a memory-mapped array, or a path
+            to a ``.npy`` file (streamed in shuffled chunks)
         y : ignored
         callbacks : sequence of Callback, optional
-            Extra per-epoch hooks (a progress bar is added when ``verbose`` is set).
+            Extra per-epoch hooks (a progress bar is added when ``verbose`` is set); see
+            :mod:`codings.training.callbacks` for writing your own.
 
         Returns
         -------
         self : AutoEncoder
+
+        Raises
+        ------
+        InvalidInputError
+            For a bad parameter or input (named in the message), or a checkpoint folder
+            that holds another run, or a resume with changed parameters or data.
+        TrainingDivergedError
+            With ``on_nonfinite="raise"``, when the loss diverges.
         """
-        self._validate_params()
-        X = self._check_X(X, reset=True)
-        if X.shape[0] < 2:
-            raise InvalidInputError("An autoencoder cannot learn from n_samples=1 (one "
-                                    "sample): give at least 2 samples.")
-        if self.loss == "bce":
-            check_unit_interval(X)
-        n_features = int(np.prod(X.shape[1:]))
-        self._warn_if_identity_possible(n_features)
-        self._warn_if_unscaled(X[:_SCALE_CHECK_ROWS].reshape(-1, n_features))
-        if launched_by_torchrun() and not isinstance(self.random_state, int | np.integer):
-            raise InvalidInputError("Training under torchrun needs an int random_state: every "
-                                    "process must build the same model and draw the same "
-                                    "batches.")
-        device = device_for_rank(resolve_device(self.device))
-        seed = seed_from(self.random_state)
-        generator = torch.Generator().manual_seed(seed)
-        module = self._build_module(n_features, generator, seed).to(device)
-        config = self._training_config(device)
-        data, validation = self._training_data(X, device, generator, config)
-        context = setup_distributed(device)
-        if context is not None and context.world_size > 1:
-            # Each rank corrupts its own rows with its own noise; batches stay in step.
-            module.generator = torch.Generator().manual_seed(seed + 7919 * (context.rank + 1))
-        callbacks = list(callbacks)
-        if self.verbose and (context is None or context.is_main):
-            callbacks.append(ProgressBar())
-        trainer = None
-        try:
-            phases = self._pretrain(module, data, config, generator, context, callbacks)
-            if self.max_iter > 0:
-                trainer = Trainer(module, config, generator, callbacks, context=context)
-                result = trainer.fit(data, self._checkpointer(context),
-                                     resume=bool(self.resume), validation=validation)
-            else:
-                result = TrainingResult({}, n_iter=0, best_epoch=-1, stop_reason="max_iter")
-        finally:
-            wrapper = trainer.forward_module if trainer is not None else None
-            trainer = None  # the DDP wrapper must go before the process group
-            teardown_distributed(wrapper, context)
-        result.history = {**phases, **result.history}
+        self.constraints_ = validate_params(self)
+        X = self._check_training_X(X, self.constraints_)
+        module, result = train(self, X, callbacks)
         self._set_fitted(module, result)
         return self
-
-    def _checkpointer(self, context: DistContext | None) -> Checkpointer | None:
-        if self.checkpoint_dir is None:
-            return None
-        return Checkpointer(Path(self.checkpoint_dir), self.checkpoint_every,
-                            self.checkpoint_keep, writer=context is None or context.is_main)
-
-    def _pretrain(self, module: AutoEncoderModule, data: Any, config: TrainingConfig,
-                  generator: torch.Generator, context: DistContext | None,
-                  callbacks: list[Callback]) -> dict[str, list[float]]:
-        """Greedy layer-wise phases, unless a checkpoint of the fine-tuning is resumed."""
-        checkpointer = self._checkpointer(context)
-        if self.pretraining is None or (self.resume and checkpointer is not None
-                                        and checkpointer.existing()):
-            return {}
-        if not isinstance(data, torch.Tensor):
-            raise InvalidInputError("Layer-wise pretraining caches every layer's output in "
-                                    "memory, so it cannot stream a memory-mapped array; "
-                                    "load the data with np.load(path) or drop pretraining.")
-        if context is not None:
-            raise InvalidInputError("Layer-wise pretraining runs in one process; train "
-                                    "without torchrun or without pretraining.")
-        epochs = self.pretraining_iter or self.max_iter
-        return pretrain(module, data, config, epochs, generator, self.pretraining, callbacks)
 
     def _set_fitted(self, module: AutoEncoderModule, result: TrainingResult) -> None:
         self.module_ = module.eval()
@@ -466,44 +272,10 @@ class AutoEncoder(GenerativeMixin, ClassNamePrefixFeaturesOutMixin, TransformerM
         self.stop_reason_ = result.stop_reason
 
     # -- inference -------------------------------------------------------------------------
-    def _inference_module(self, dtype: np.dtype) -> tuple[AutoEncoderModule, torch.dtype]:
-        """The module to run on ``dtype`` input: float64 input on CPU runs on a float64 copy.
-
-        Training is float32; inference on float64 input in float64 makes results independent
-        of batch size and row order to ~1e-15 instead of ~1e-6 (the copy costs one pass over
-        the weights per call).
-        """
-        module = self.module_.eval()
-        device = next(module.parameters()).device
-        if np.dtype(dtype) == np.float64 and device.type == "cpu":
-            return copy.deepcopy(module).double(), torch.float64
-        return module, torch.float32
-
-    @torch.inference_mode()
     def _map_batches(self, X: np.ndarray, function: Any,
                      out: np.ndarray | None = None) -> np.ndarray:
-        """Apply ``function(module, x)`` to tensor batches of ``X``; numpy in X's dtype out.
-
-        With ``out`` (for example a memory-mapped array), each batch's result is written
-        there as it is computed, so nothing of size ``n_samples`` is held in memory.
-        """
-        module, dtype = self._inference_module(X.dtype)
-        device = next(module.parameters()).device
-        out_dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
-        parts = []
-        for start in range(0, X.shape[0], _INFERENCE_BATCH):
-            batch = np.ascontiguousarray(X[start:start + _INFERENCE_BATCH])
-            batch = batch.reshape(len(batch), -1)
-            if batch.dtype == torch_to_numpy(dtype) and batch.flags.writeable:
-                x = torch.from_numpy(batch).to(device)  # no copy when nothing needs converting
-            else:
-                x = torch.tensor(batch, dtype=dtype, device=device)
-            result = function(module, x).cpu().numpy()
-            if out is None:
-                parts.append(result)
-            else:
-                out[start:start + len(result)] = result
-        return out if out is not None else np.concatenate(parts).astype(out_dtype, copy=False)
+        """``function(module, x)`` over batches of ``X`` (see :mod:`._inference`)."""
+        return map_batches(self.module_, X, function, out)
 
     def _decode_output(self, x_hat: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(x_hat) if self.loss == "bce" else x_hat
@@ -517,7 +289,7 @@ class AutoEncoder(GenerativeMixin, ClassNamePrefixFeaturesOutMixin, TransformerM
             to a ``.npy`` file (memory-mapped and streamed in batches)
         out : ndarray of shape (n_samples, n_components), optional
             Where to write the codings (for example ``np.lib.format.open_memmap(...)``), so
-            large inputs are encoded without holding the result in memory.
+            large inputs are encoded without holding the result in memory. Must be float.
 
         Returns
         -------
@@ -525,10 +297,18 @@ class AutoEncoder(GenerativeMixin, ClassNamePrefixFeaturesOutMixin, TransformerM
         """
         check_is_fitted(self)
         X = self._check_X(X, reset=False)
-        if out is not None and tuple(out.shape) != (X.shape[0], self.n_components):
-            raise InvalidInputError(f"out must have shape {(X.shape[0], self.n_components)} "
-                                    f"(n_samples, n_components); got {tuple(out.shape)}.")
+        if out is not None:
+            self._check_out(out, X.shape[0])
         return self._map_batches(X, lambda m, x: m.encode(x).z, out)
+
+    def _check_out(self, out: Any, n_samples: int) -> None:
+        expected = (n_samples, self.n_components)
+        if not isinstance(out, np.ndarray) or tuple(out.shape) != expected:
+            raise InvalidInputError(f"out must be an array of shape {expected} (n_samples, "
+                                    f"n_components); got {getattr(out, 'shape', out)!r}.")
+        if out.dtype.kind != "f":
+            raise InvalidInputError(f"out must be a float array (codings are real numbers); "
+                                    f"got dtype {out.dtype}.")
 
     def inverse_transform(self, X: Any) -> np.ndarray:
         """Decode codings back to the input space (probabilities when ``loss="bce"``).
@@ -547,26 +327,6 @@ class AutoEncoder(GenerativeMixin, ClassNamePrefixFeaturesOutMixin, TransformerM
         X_hat = self._map_batches(Z, lambda m, z: self._decode_output(m.decode(z)))
         return self._as_input_shape(X_hat)
 
-    def _as_input_shape(self, X_flat: np.ndarray) -> np.ndarray:
-        shape = getattr(self, "input_shape_", None)
-        return X_flat.reshape(len(X_flat), *shape) if shape else X_flat
-
-    def _check_codings(self, Z: Any) -> np.ndarray:
-        from sklearn.utils import check_array
-
-        try:
-            Z = check_array(Z, dtype=[np.float64, np.float32], ensure_all_finite=False)
-        except ValueError as exc:
-            raise InvalidInputError(f"Invalid codings for inverse_transform: {exc}") from exc
-        if Z.shape[1] != self.n_components:
-            raise InvalidInputError(
-                f"inverse_transform expects codings with {self.n_components} columns "
-                f"(n_components), got an array of shape {Z.shape}.")
-        if not np.isfinite(Z).all():
-            raise InvalidInputError("The codings passed to inverse_transform contain NaN or "
-                                    f"infinity: it {first_nonfinite(Z)}.")
-        return Z
-
     def reconstruct(self, X: Any) -> np.ndarray:
         """``inverse_transform(transform(X))`` in one pass, without a round trip to numpy."""
         check_is_fitted(self)
@@ -580,6 +340,8 @@ class AutoEncoder(GenerativeMixin, ClassNamePrefixFeaturesOutMixin, TransformerM
         Returns
         -------
         error : ndarray of shape (n_samples,)
+            Squared error per feature for ``loss="mse"``, binary cross-entropy in nats per
+            feature for ``loss="bce"``.
         """
         check_is_fitted(self)
         X = self._check_X(X, reset=False)
@@ -593,7 +355,7 @@ class AutoEncoder(GenerativeMixin, ClassNamePrefixFeaturesOutMixin, TransformerM
     def score_samples(self, X: Any) -> np.ndarray:
         """Per-sample score, higher for typical samples.
 
-        Minus the reconstruction error; for a variational model, the ELBO in nats
+        Minus the reconstruction error; for a variational model, the ELBO in nats per sample
         (:meth:`elbo`, deterministic; :meth:`log_likelihood` gives a tighter estimate).
 
         Returns
@@ -623,8 +385,8 @@ class AutoEncoder(GenerativeMixin, ClassNamePrefixFeaturesOutMixin, TransformerM
     def export_onnx(self, directory: Any, *, opset: int | None = None) -> dict[str, Path]:
         """Write ``encoder.onnx`` and ``decoder.onnx`` (dynamic batch, weights inside).
 
-        Needs ``pip install codings[onnx]``; see :func:`codings.estimators.onnx_export.
-        export_onnx`. Variational models export the mean coding.
+        Needs the ``onnx`` extra; see :func:`codings.estimators.onnx_export.export_onnx`.
+        Variational models export the mean coding.
         """
         from codings.estimators.onnx_export import export_onnx
 

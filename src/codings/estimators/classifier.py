@@ -25,7 +25,9 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_consistent_length, check_is_fitted, column_or_1d
 from torch import Tensor, nn
 
-from codings.estimators.autoencoder import AutoEncoder, seed_from
+from codings.estimators._fitting import seed_from
+from codings.estimators._inference import map_batches
+from codings.estimators.autoencoder import AutoEncoder
 from codings.estimators.detector import (
     KeepsFittedAutoEncoder,
     check_autoencoder,
@@ -42,11 +44,12 @@ from codings.estimators.validation import (
 from codings.exceptions import InvalidInputError
 from codings.nn.layers import ACTIVATIONS, dense_stack, resolve_init
 from codings.nn.module import Output
-from codings.training.callbacks import Callback, ProgressBar
-from codings.training.loop import split_validation
+from codings.training.callbacks import Callback, DivergenceGuard, EarlyStopping, ProgressBar
+from codings.training.inference import batched
+from codings.training.loop import Trainer, TrainState, make_optimizer
+from codings.training.sources import TensorSource, validation_split
 
 FREEZE_MODES = ("frozen", "fine-tune", "unfreeze")
-_INFERENCE_BATCH = 4096
 
 
 class EncoderNet(nn.Module):
@@ -113,11 +116,12 @@ class ClassifierNet(nn.Module):
         return self.head(self.encoder(x))
 
 
-@torch.no_grad()
-def encode_in_batches(encoder: nn.Module, x: Tensor) -> Tensor:
-    """``encoder(x)`` without gradients, a bounded number of rows at a time."""
-    return torch.cat([encoder(x[start:start + _INFERENCE_BATCH])
-                      for start in range(0, x.shape[0], _INFERENCE_BATCH)])
+def classification_loss(module: nn.Module, batch: tuple[Tensor, Tensor]) -> dict[str, Tensor]:
+    """Cross-entropy of the logits ``module(x)`` (the minimised ``"loss"``) and accuracy."""
+    x, y = batch
+    logits = module(x)
+    return {"loss": F.cross_entropy(logits, y),
+            "accuracy": (logits.argmax(dim=1) == y).float().mean()}
 
 
 def split_autoencoder(estimator: Any) -> tuple[Any, AutoEncoder]:
@@ -341,39 +345,63 @@ class EncoderClassifier(KeepsFittedAutoEncoder, ClassifierMixin, BaseEstimator):
 
     def _train(self, x: Tensor, y: Tensor, generator: torch.Generator,
                callbacks: Sequence[Callback]) -> None:
+        """The frozen phase trains the head on cached codings, the unfrozen one the whole
+        network on inputs: two runs of the one trainer, sharing optimizer and history."""
         x_val = y_val = None
         if self.early_stopping:
             if x.shape[0] < 2:
                 raise InvalidInputError("early_stopping needs at least 2 samples "
                                         "(n_samples=1): one to train on and one to validate.")
-            train, val = split_validation(x.shape[0], self.validation_fraction, generator)
-            train, val = train.to(x.device), val.to(x.device)
+            train, val = (rows.to(x.device) for rows in validation_split(
+                x.shape[0], self.validation_fraction, generator))
             x, x_val, y, y_val = x[train], x[val], y[train], y[val]
-        codings = encode_in_batches(self.network_.encoder, x)
+        encoder, head = self.network_.encoder, self.network_.head
+        codings = batched(encoder, x)
         self.network_.standardize.set_statistics(codings)
-        phases = _Phases(self, x, y, x_val, y_val, generator, callbacks, codings)
-        n_frozen = self._frozen_epochs()
-        for callback in callbacks:
-            callback.on_train_begin(int(self.max_iter))
+        optimizer = make_optimizer(head.parameters(), "adam", float(self.learning_rate))
+        n_frozen, state = self._frozen_epochs(), TrainState()
         if n_frozen:
-            phases.run(n_frozen, frozen=True)
-        if n_frozen < self.max_iter:
-            phases.run(int(self.max_iter) - phases.epoch, frozen=False)
-        for callback in callbacks:
-            callback.on_train_end({"stop_reason": "max_iter", "n_iter": phases.epoch})
-        for parameter in self.network_.parameters():
-            parameter.requires_grad_(False)
-        self.history_ = phases.history
-        self.loss_curve_ = list(phases.history["loss"])
-        self.n_iter_ = phases.epoch
+            encoder.requires_grad_(False)
+            validation = None if x_val is None or y_val is None else TensorSource(
+                batched(encoder, x_val), y_val)
+            state = self._run_phase(head, TensorSource(codings, y), validation, optimizer,
+                                    generator,
+                                    callbacks, state, n_frozen, frozen=True)
+        if state.epoch < self.max_iter:
+            encoder.requires_grad_(True)
+            optimizer.add_param_group({"params": list(encoder.parameters())})
+            validation = None if x_val is None or y_val is None else TensorSource(x_val, y_val)
+            state = self._run_phase(self.network_, TensorSource(x, y), validation, optimizer,
+                                    generator, callbacks, state, int(self.max_iter),
+                                    frozen=False)
+        self.network_.requires_grad_(False)
+        self.history_ = state.history
+        self.loss_curve_ = list(state.history["loss"])
+        self.n_iter_ = state.epoch
+
+    def _run_phase(self, model: nn.Module, source: TensorSource, validation: Any,
+                   optimizer: torch.optim.Optimizer, generator: torch.Generator,
+                   callbacks: Sequence[Callback], previous: TrainState, until: int,
+                   frozen: bool) -> TrainState:
+        standard: list[Callback] = [DivergenceGuard("warn", float(self.learning_rate))]
+        if validation is not None:
+            standard.append(EarlyStopping(int(self.n_iter_no_change), float(self.tol)))
+        trainer = Trainer(model, classification_loss, optimizer, generator=generator,
+                          callbacks=[*standard, *callbacks])
+        # The epoch count and history go on from the previous phase; the best weights are
+        # this phase's own (a phase restores the best of its own epochs).
+        trainer.state = TrainState(epoch=previous.epoch, history=previous.history)
+        trainer.fit(source, until, self.batch_size, validation,
+                    tags={"frozen": float(frozen)})
+        return trainer.state
 
     # -- inference -------------------------------------------------------------------------
     @torch.inference_mode()
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities, the softmax of the network's outputs.
 
-        Float64 input runs on a float64 copy of the network (on CPU), so results do not
-        depend on batch size or row order beyond ~1e-15.
+        Float64 input runs on a float64 twin of the network (on CPU, cached), so results do
+        not depend on batch size or row order beyond ~1e-15.
 
         Returns
         -------
@@ -384,16 +412,8 @@ class EncoderClassifier(KeepsFittedAutoEncoder, ClassifierMixin, BaseEstimator):
         steps = split_autoencoder(self.autoencoder_)[0]
         if steps is not None:
             X = np.asarray(steps.transform(X))
-        net, dtype = self.network_, torch.float32
-        device = next(net.parameters()).device
-        if X.dtype == np.float64 and device.type == "cpu":
-            net, dtype = copy.deepcopy(net).double(), torch.float64
-        parts = []
-        for start in range(0, X.shape[0], _INFERENCE_BATCH):
-            x = torch.tensor(np.ascontiguousarray(X[start:start + _INFERENCE_BATCH]),
-                             dtype=dtype, device=device)
-            parts.append(torch.softmax(net(x), dim=1).cpu().numpy())
-        return np.concatenate(parts).astype(np.float64, copy=False)
+        return map_batches(self.network_, X, lambda net, x: torch.softmax(net(x), dim=1),
+                           out_dtype=np.float64)
 
     def predict_log_proba(self, X: Any) -> np.ndarray:
         """Logarithm of :meth:`predict_proba`."""
@@ -414,104 +434,3 @@ class EncoderClassifier(KeepsFittedAutoEncoder, ClassifierMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = self.random_state is None
         return tags
-
-
-class _Phases:
-    """The epochs of one fit: a frozen phase on cached codings, an unfrozen one on inputs.
-
-    One host sync per epoch (the summed loss); shuffling by a permutation from the fit's
-    generator, batches by slicing, as in :mod:`codings.training.loop`.
-    """
-
-    def __init__(self, estimator: EncoderClassifier, x: Tensor, y: Tensor,
-                 x_val: Tensor | None, y_val: Tensor | None, generator: torch.Generator,
-                 callbacks: Sequence[Callback], codings: Tensor) -> None:
-        self.estimator = estimator
-        self.net = estimator.network_
-        self.x, self.y, self.x_val, self.y_val = x, y, x_val, y_val
-        self.generator = generator
-        self.callbacks = callbacks
-        self.batch_size = min(estimator.batch_size or x.shape[0], x.shape[0])
-        self.optimizer = torch.optim.Adam(self.net.head.parameters(),
-                                          lr=float(estimator.learning_rate))
-        self.epoch = 0
-        self.history: dict[str, list[float]] = {}
-        self.codings: Tensor | None = codings  # of x, valid until the encoder trains
-
-    def run(self, n_epochs: int, *, frozen: bool) -> None:
-        """Train for up to ``n_epochs`` (fewer with early stopping) with the encoder
-        ``frozen`` or trained along with the head."""
-        encoder = self.net.encoder
-        encoder.requires_grad_(not frozen)
-        if not frozen:
-            self.optimizer.add_param_group({"params": list(encoder.parameters())})
-        inputs, val_inputs = self.x, self.x_val
-        if frozen:  # the codings do not change: compute them once
-            if self.codings is None:
-                self.codings = encode_in_batches(encoder, self.x)
-            inputs = self.codings
-            if self.x_val is not None:
-                val_inputs = encode_in_batches(encoder, self.x_val)
-        else:
-            self.codings = None
-        model = self.net.head if frozen else self.net
-        best = _Best(model) if val_inputs is not None else None
-        for _ in range(n_epochs):
-            logs = {"loss": self._epoch(model, inputs), "frozen": float(frozen),
-                    "lr": float(self.optimizer.param_groups[0]["lr"])}
-            if val_inputs is not None:
-                logs.update(self._validate(model, val_inputs))
-            for name, value in logs.items():
-                self.history.setdefault(name, []).append(value)
-            for callback in self.callbacks:
-                callback.on_epoch_end(self.epoch, logs)
-            self.epoch += 1
-            if best is not None and best.stop(logs["val_loss"], self.estimator):
-                break
-        if best is not None:
-            best.restore()
-
-    def _epoch(self, model: nn.Module, inputs: Tensor) -> float:
-        n, optimizer = inputs.shape[0], self.optimizer
-        perm = torch.randperm(n, generator=self.generator).to(inputs.device)
-        total = torch.zeros((), device=inputs.device)
-        for start in range(0, n, self.batch_size):
-            index = perm[start:start + self.batch_size]
-            loss = F.cross_entropy(model(inputs.index_select(0, index)),
-                                   self.y.index_select(0, index))
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            total += loss.detach() * index.shape[0]
-        return float(total.item()) / n  # the epoch's one host sync
-
-    @torch.no_grad()
-    def _validate(self, model: nn.Module, inputs: Tensor) -> dict[str, float]:
-        assert self.y_val is not None
-        logits = model(inputs)
-        loss = F.cross_entropy(logits, self.y_val)
-        accuracy = (logits.argmax(dim=1) == self.y_val).float().mean()
-        values = torch.stack([loss, accuracy]).tolist()
-        return {"val_loss": values[0], "val_accuracy": values[1]}
-
-
-class _Best:
-    """Early stopping for one phase: track the best validation loss and its weights."""
-
-    def __init__(self, model: nn.Module) -> None:
-        self.model = model
-        self.loss = float("inf")
-        self.no_change = 0
-        self.state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-
-    def stop(self, loss: float, estimator: EncoderClassifier) -> bool:
-        self.no_change = 0 if loss < self.loss - estimator.tol else self.no_change + 1
-        if loss < self.loss:
-            self.loss = loss
-            with torch.no_grad():
-                for name, value in self.model.state_dict().items():
-                    self.state[name].copy_(value)
-        return self.no_change >= estimator.n_iter_no_change
-
-    def restore(self) -> None:
-        self.model.load_state_dict(self.state)

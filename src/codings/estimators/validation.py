@@ -7,63 +7,15 @@ feature count) in one line.
 
 from __future__ import annotations
 
-import numbers
-from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 from sklearn.utils.validation import validate_data
 
-from codings.exceptions import InvalidInputError, did_you_mean
+from codings._params import check_choice, check_number, check_sizes, param_error
+from codings.exceptions import InvalidInputError
 
-
-def param_error(owner: str, name: str, expected: str, value: Any) -> InvalidInputError:
-    return InvalidInputError(
-        f"The {name!r} parameter of {owner} must be {expected}. Got {value!r} instead.")
-
-
-def check_choice(owner: str, name: str, value: Any, choices: Iterable[str]) -> str:
-    options = list(choices)
-    if not isinstance(value, str) or value not in options:
-        hint = did_you_mean(value, options) if isinstance(value, str) else ""
-        listed = ", ".join(repr(o) for o in options)
-        raise InvalidInputError(f"The {name!r} parameter of {owner} must be one of {listed}. "
-                                f"Got {value!r} instead.{hint}")
-    return value
-
-
-def check_number(owner: str, name: str, value: Any, *, integer: bool = False,
-                 low: float | None = None, high: float | None = None,
-                 low_open: bool = False, high_open: bool = False) -> Any:
-    kind = numbers.Integral if integer else numbers.Real
-    ok = isinstance(value, kind) and not isinstance(value, bool)
-    if ok and not integer:
-        ok = bool(np.isfinite(value))
-    if ok and low is not None:
-        ok = value > low if low_open else value >= low
-    if ok and high is not None:
-        ok = value < high if high_open else value <= high
-    if not ok:
-        what = "an int" if integer else "a float"
-        bounds = []
-        if low is not None:
-            bounds.append(f"{'>' if low_open else '>='} {low:g}")
-        if high is not None:
-            bounds.append(f"{'<' if high_open else '<='} {high:g}")
-        expected = what + (f" {' and '.join(bounds)}" if bounds else "")
-        raise param_error(owner, name, expected, value)
-    return value
-
-
-def check_sizes(owner: str, name: str, value: Any) -> tuple[int, ...]:
-    try:
-        sizes = tuple(value)
-    except TypeError:
-        sizes = None
-    if sizes is None or not all(isinstance(s, numbers.Integral) and not isinstance(s, bool)
-                                and int(s) > 0 for s in sizes):
-        raise param_error(owner, name, "a tuple of positive ints such as (300, 150)", value)
-    return tuple(int(s) for s in sizes)
+__all__ = ["check_choice", "check_number", "check_sizes", "param_error"]
 
 
 def first_nonfinite(X: np.ndarray, row_offset: int = 0, *, count: bool = True) -> str:
@@ -104,9 +56,12 @@ def check_features(estimator: Any, X: Any, *, reset: bool, allow_nd: bool = Fals
             message = (f"Input X must be numeric; {message} "
                        "Encode or drop text columns before fitting.")
         raise InvalidInputError(message) from exc
-    if X.size and not np.isfinite(X).all():
-        raise InvalidInputError(f"Input X {first_nonfinite(X)}. Remove or impute them "
-                                "(for example with sklearn.impute.SimpleImputer).")
+    for start in range(0, X.shape[0], _FINITE_ROWS):  # chunked: no whole-array mask
+        block = X[start:start + _FINITE_ROWS]
+        if block.size and not np.isfinite(block).all():
+            raise InvalidInputError(
+                f"Input X {first_nonfinite(X[start:], start)}. Remove or impute them (for "
+                "example with sklearn.impute.SimpleImputer).")
     return X
 
 
@@ -118,6 +73,7 @@ def as_float_tensor_input(X: np.ndarray) -> np.ndarray:
 
 
 _CHECK_ROWS = 65_536
+_FINITE_ROWS = 8_192
 
 
 def open_npy(path: Any) -> np.memmap:

@@ -8,6 +8,8 @@ from itertools import pairwise
 import torch
 from torch import nn
 
+from codings import _params
+
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "identity": nn.Identity,
     "relu": nn.ReLU,
@@ -16,7 +18,7 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
     "sigmoid": nn.Sigmoid,
     "tanh": nn.Tanh,
 }
-INITS = ("auto", "he", "glorot")
+INITS = _params.INITS  # the parameter table is the source
 # He init keeps the variance of rectifier-like units; Glorot suits symmetric saturating ones.
 _HE_ACTIVATIONS = frozenset({"relu", "elu", "selu"})
 

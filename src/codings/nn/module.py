@@ -72,6 +72,8 @@ class AutoEncoderModule(nn.Module):
         self.decoder = decoder
         self.constraints = tuple(constraints)
         self.generator = generator
+        # which constraint produced each penalty term (a divergence message names it)
+        self.penalty_owners: dict[str, Any] = {}
         ordered = sorted(self.constraints, key=lambda c: getattr(c, "build_order", 10))
         for constraint in ordered:
             constraint.build(self, self.constraints)
@@ -97,7 +99,17 @@ class AutoEncoderModule(nn.Module):
         for constraint in self.constraints:
             for name, value in constraint.penalty(out, self).items():
                 out.penalties[name] = value
+                self.penalty_owners[name] = constraint
         return out
+
+    def set_generator(self, generator: torch.Generator) -> None:
+        """Draw every random number (corruption, sampling, noise layers) from ``generator``
+        from now on; layers that captured the old one (``GaussianNoise``) follow too."""
+        previous = self.generator
+        self.generator = generator
+        for sub in self.modules():
+            if sub is not self and getattr(sub, "generator", None) is previous:
+                sub.generator = generator  # type: ignore[assignment]
 
     def extra_repr(self) -> str:
         return f"constraints={self.constraints!r}" if self.constraints else ""

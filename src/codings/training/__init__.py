@@ -1,17 +1,25 @@
-"""The training loop, its configuration, losses and callbacks."""
+"""The training loop, its callbacks, losses and checkpoints."""
 
-from codings.training.callbacks import Callback, ProgressBar
+from codings.training.callbacks import (
+    Callback,
+    DivergenceGuard,
+    EarlyStopping,
+    LRSchedule,
+    ProgressBar,
+    TrainingDivergedWarning,
+)
 from codings.training.loop import (
     LR_SCHEDULES,
     OPTIMIZERS,
+    AuxiliaryStep,
+    ReconstructionObjective,
     Trainer,
-    TrainingConfig,
-    TrainingDivergedWarning,
     TrainingResult,
     evaluate,
 )
 from codings.training.losses import LOSSES, reconstruction_error
 
-__all__ = ["LOSSES", "LR_SCHEDULES", "OPTIMIZERS", "Callback", "ProgressBar", "Trainer",
-           "TrainingConfig", "TrainingDivergedWarning", "TrainingResult", "evaluate",
-           "reconstruction_error"]
+__all__ = ["LOSSES", "LR_SCHEDULES", "OPTIMIZERS", "AuxiliaryStep", "Callback",
+           "DivergenceGuard", "EarlyStopping", "LRSchedule", "ProgressBar",
+           "ReconstructionObjective", "Trainer", "TrainingDivergedWarning", "TrainingResult",
+           "evaluate", "reconstruction_error"]

@@ -1,10 +1,12 @@
 """Checkpoints: everything needed to resume training exactly, written atomically.
 
 One safetensors file per checkpoint (``checkpoint-000012.safetensors`` after epoch 12):
-tensors for the module, the best weights so far, the optimizer state and the generator
-state; a JSON header for the epoch, history, counters, optimizer hyperparameters and the
-scheduler state, plus a sha256 of the tensors. Nothing is pickled. Resuming from it and
-training on gives weights bit-identical to a run that was never interrupted.
+tensors for the module, the best weights so far, every optimizer's state and the generators'
+states; a JSON header for the epoch, history, best epoch, the callbacks' state (early
+stopping, learning-rate schedule, divergence reference), the optimizers' hyperparameters and
+the run's identity (its parameters and a fingerprint of its data), which a resume checks.
+Nothing is pickled. Resuming and training on gives weights bit-identical to a run that was
+never interrupted.
 """
 
 from __future__ import annotations
@@ -19,49 +21,40 @@ from typing import Any
 import torch
 
 from codings._fileio import atomic_write_bytes, tensor_digest
-from codings.exceptions import ModelFileError
+from codings.exceptions import InvalidInputError, ModelFileError
+from codings.training.callbacks import Callback
+from codings.training.loop import Trainer, TrainState
 
 _PATTERN = re.compile(r"checkpoint-(\d+)\.safetensors$")
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+_KEY = "checkpoint"
 
 
 class CheckpointWarning(UserWarning):
     """A checkpoint could not be read and an older one was used instead."""
 
 
-@dataclass
-class TrainState:
-    """The loop's own state between epochs (besides module, optimizer and generator)."""
-
-    epoch: int = 0  # epochs completed
-    history: dict[str, list[float]] = field(default_factory=dict)
-    best_loss: float = float("inf")
-    best_epoch: int = -1
-    no_change: int = 0
-    best_state: dict[str, torch.Tensor] = field(default_factory=dict)
-    stop_reason: str | None = None  # set once training has finished
-
-
-def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor],
-                                                                  dict[str, Any]]:
+# -- what a trainer's state is, as tensors and JSON -------------------------------------
+def _optimizer_state(optimizer: torch.optim.Optimizer,
+                     prefix: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     state = optimizer.state_dict()
     tensors, scalars = {}, {}
     for index, values in state["state"].items():
         for name, value in values.items():
             key = f"{index}.{name}"
             if isinstance(value, torch.Tensor):
-                tensors[f"optimizer.{key}"] = value.detach().cpu().contiguous()
+                tensors[f"{prefix}.{key}"] = value.detach().cpu().contiguous()
             else:
                 scalars[key] = value
     return tensors, {"param_groups": state["param_groups"], "scalars": scalars}
 
 
 def _restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor],
-                       meta: dict[str, Any]) -> None:
+                       meta: dict[str, Any], prefix: str) -> None:
     state: dict[int, dict[str, Any]] = {}
     for key, value in tensors.items():
-        if key.startswith("optimizer."):
-            index, name = key.removeprefix("optimizer.").split(".", 1)
+        if key.startswith(prefix + "."):
+            index, name = key.removeprefix(prefix + ".").split(".", 1)
             state.setdefault(int(index), {})[name] = value
     for key, value in meta["scalars"].items():
         index, name = key.split(".", 1)
@@ -69,62 +62,80 @@ def _restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torc
     optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
 
 
-@dataclass
-class Checkpointer:
-    """Writes a checkpoint every ``every`` epochs and at the end; keeps the newest ``keep``."""
+def _prefix(index: int) -> str:
+    return "optimizer" if index == 0 else f"optimizer{index}"
 
-    directory: Path
-    every: int = 1
-    keep: int = 2
-    writer: bool = True  # under torchrun only rank 0 writes; every rank can read
 
-    def path(self, epoch: int) -> Path:
-        return self.directory / f"checkpoint-{epoch:06d}.safetensors"
-
-    def existing(self) -> list[Path]:
-        """Checkpoint files, newest first."""
-        if not self.directory.is_dir():
-            return []
-        found = [p for p in self.directory.iterdir() if _PATTERN.search(p.name)]
-        return sorted(found, key=lambda p: int(_PATTERN.search(p.name).group(1)),  # type: ignore[union-attr]
-                      reverse=True)
-
-    def save(self, module: torch.nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any,
-             generator: torch.Generator, state: TrainState) -> Path | None:
-        from safetensors.torch import save
-
-        if not self.writer:
-            return None
-        tensors = {f"module.{k}": v.detach().cpu().contiguous()
-                   for k, v in module.state_dict().items()}
-        tensors.update({f"best.{k}": v.detach().cpu().contiguous()
-                        for k, v in state.best_state.items()})
-        optimizer_tensors, optimizer_meta = _optimizer_tensors(optimizer)
+def trainer_state(trainer: Trainer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """(tensors, header) describing ``trainer`` between two epochs."""
+    state = trainer.state
+    tensors = {f"module.{k}": v.detach().cpu().contiguous()
+               for k, v in trainer.module.state_dict().items()}
+    tensors.update({f"best.{k}": v.detach().cpu().contiguous()
+                    for k, v in state.best_state.items()})
+    optimizers = []
+    for index, optimizer in enumerate(trainer.optimizers):
+        optimizer_tensors, meta = _optimizer_state(optimizer, _prefix(index))
         tensors.update(optimizer_tensors)
-        tensors["rng.generator"] = generator.get_state()
-        header = {
-            "format_version": FORMAT_VERSION, "epoch": state.epoch, "history": state.history,
-            "best_loss": state.best_loss, "best_epoch": state.best_epoch,
-            "no_change": state.no_change, "stop_reason": state.stop_reason,
-            "optimizer": optimizer_meta,
-            "scheduler": scheduler.state_dict() if scheduler is not None else None,
-            "tensor_sha256": tensor_digest(tensors),
-        }
-        path = self.path(state.epoch)
-        atomic_write_bytes(path, save(tensors, metadata={"checkpoint": json.dumps(header)}))
-        for old in self.existing()[self.keep:]:
-            old.unlink(missing_ok=True)
-        return path
+        optimizers.append(meta)
+    tensors["rng.generator"] = trainer.generator.get_state()
+    noise = getattr(trainer.module, "generator", None)
+    if noise is not None and noise is not trainer.generator:  # per-rank noise under torchrun
+        tensors["rng.module"] = noise.get_state()
+    header = {
+        "format_version": FORMAT_VERSION, "epoch": state.epoch, "history": state.history,
+        "best_loss": state.best_loss, "best_epoch": state.best_epoch,
+        "stop_reason": state.stop_reason, "diverged_epoch": state.diverged_epoch,
+        "optimizers": optimizers,
+        "callbacks": {c.state_key: c.state_dict() for c in trainer.callbacks
+                      if getattr(c, "state_key", None)},
+    }
+    return tensors, header
 
-    def load_latest(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]] | None:
-        """The newest readable checkpoint; unreadable newer ones are skipped with a warning."""
-        for path in self.existing():
-            try:
-                return read_checkpoint(path)
-            except ModelFileError as exc:
-                warnings.warn(f"Skipping checkpoint {path.name}: {exc}", CheckpointWarning,
-                              stacklevel=3)
-        return None
+
+def restore_trainer(trainer: Trainer, tensors: dict[str, torch.Tensor],
+                    header: dict[str, Any]) -> None:
+    """Load a checkpoint into a trainer built like the one that wrote it."""
+    module = trainer.module
+    device = next(module.parameters()).device
+    try:
+        module.load_state_dict({k.removeprefix("module."): v for k, v in tensors.items()
+                                if k.startswith("module.")})
+    except RuntimeError as exc:
+        raise ModelFileError("The checkpoint does not fit this model (different architecture "
+                             "or constraints): " + str(exc).splitlines()[0]) from exc
+    if len(header["optimizers"]) != len(trainer.optimizers):
+        raise ModelFileError("The checkpoint has a different number of optimizers than this "
+                             "model trains with.")
+    for index, (optimizer, meta) in enumerate(zip(trainer.optimizers, header["optimizers"],
+                                                  strict=True)):
+        _restore_optimizer(optimizer, tensors, meta, _prefix(index))
+    trainer.generator.set_state(tensors["rng.generator"])
+    noise = getattr(module, "generator", None)
+    if "rng.module" in tensors and noise is not None and noise is not trainer.generator:
+        noise.set_state(tensors["rng.module"])
+    states = header.get("callbacks") or {}
+    for callback in trainer.callbacks:
+        key = getattr(callback, "state_key", None)
+        if key and key in states:
+            callback.load_state_dict(states[key])
+    best = {k.removeprefix("best."): v.to(device) for k, v in tensors.items()
+            if k.startswith("best.")}
+    stop_reason = header.get("stop_reason")
+    trainer.state = TrainState(
+        epoch=int(header["epoch"]), history={k: list(v) for k, v in header["history"].items()},
+        best_loss=float(header["best_loss"]), best_epoch=int(header["best_epoch"]),
+        best_state=best, diverged_epoch=header.get("diverged_epoch"),
+        # A run that ended at max_iter may be extended (a larger max_iter): not final.
+        stop_reason=None if stop_reason == "max_iter" else stop_reason)
+
+
+# -- files ------------------------------------------------------------------------------
+def _write(path: Path, tensors: dict[str, torch.Tensor], header: dict[str, Any]) -> None:
+    from safetensors.torch import save
+
+    header = {**header, "tensor_sha256": tensor_digest(tensors)}
+    atomic_write_bytes(path, save(tensors, metadata={_KEY: json.dumps(header)}))
 
 
 def read_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -135,7 +146,7 @@ def read_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]
         raw = path.read_bytes()
         tensors = load(raw)
         length = int.from_bytes(raw[:8], "little")
-        header = json.loads(json.loads(raw[8:8 + length])["__metadata__"]["checkpoint"])
+        header = json.loads(json.loads(raw[8:8 + length])["__metadata__"][_KEY])
     except (OSError, SafetensorError, KeyError, TypeError, ValueError) as exc:
         raise ModelFileError(f"{path} is not a readable checkpoint ({exc}).") from exc
     if header.get("tensor_sha256") != tensor_digest(tensors):
@@ -143,25 +154,108 @@ def read_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]
     return tensors, header
 
 
-def restore(tensors: dict[str, torch.Tensor], header: dict[str, Any],
-            module: torch.nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any,
-            generator: torch.Generator) -> TrainState:
-    """Load a checkpoint into live objects and return the loop state to continue from."""
-    device = next(module.parameters()).device
-    try:
-        module.load_state_dict({k.removeprefix("module."): v for k, v in tensors.items()
-                                if k.startswith("module.")})
-    except RuntimeError as exc:
-        raise ModelFileError("The checkpoint does not fit this model (different architecture "
-                             "or constraints): " + str(exc).splitlines()[0]) from exc
-    # Optimizer.load_state_dict moves each state tensor to its parameter's device itself.
-    _restore_optimizer(optimizer, tensors, header["optimizer"])
-    if scheduler is not None and header.get("scheduler") is not None:
-        scheduler.load_state_dict(header["scheduler"])
-    generator.set_state(tensors["rng.generator"])
-    best = {k.removeprefix("best."): v.to(device) for k, v in tensors.items()
-            if k.startswith("best.")}
-    return TrainState(epoch=int(header["epoch"]), history=header["history"],
-                      best_loss=float(header["best_loss"]), best_epoch=int(header["best_epoch"]),
-                      no_change=int(header["no_change"]), best_state=best,
-                      stop_reason=header.get("stop_reason"))
+@dataclass
+class Checkpointer:
+    """The checkpoint files of one run in ``directory``: writes, finds, reads them.
+
+    ``identity`` (JSON: the run's parameters and a data fingerprint) is written into every
+    checkpoint; :meth:`check_fresh` refuses to start a new run over another run's files and
+    :meth:`load_latest` refuses to resume a run whose identity differs.
+    """
+
+    directory: Path
+    every: int = 1
+    keep: int = 2
+    writer: bool = True  # under torchrun only rank 0 writes; every rank can read
+    identity: dict[str, Any] = field(default_factory=dict)
+    #: the values of the parameters that may change at resume, as this run used them
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def path(self, epoch: int) -> Path:
+        return self.directory / f"checkpoint-{epoch:06d}.safetensors"
+
+    def existing(self) -> list[Path]:
+        """Checkpoint files, newest first."""
+        if not self.directory.is_dir():
+            return []
+        found = [(int(m.group(1)), p) for p in self.directory.iterdir()
+                 if (m := _PATTERN.search(p.name))]
+        return [p for _, p in sorted(found, reverse=True)]
+
+    def check_fresh(self) -> None:
+        """A fresh run never deletes or adopts another run's checkpoints."""
+        found = self.existing()
+        if found:
+            raise InvalidInputError(
+                f"checkpoint_dir {self.directory} already holds checkpoints ({found[0].name}, "
+                f"{len(found)} in all) of an earlier run. Pass resume=True to continue that "
+                "run, or give an empty folder for a new one.")
+
+    def save(self, trainer: Trainer) -> Path | None:
+        if not self.writer:
+            return None
+        tensors, header = trainer_state(trainer)
+        path = self.path(trainer.state.epoch)
+        _write(path, tensors, {**header, "identity": self.identity, "settings": self.settings})
+        # Prune only this run's files (the folder holds no other run's: check_fresh).
+        for old in self.existing()[self.keep:]:
+            old.unlink(missing_ok=True)
+        return path
+
+    def load_latest(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]] | None:
+        """The newest readable checkpoint; unreadable newer ones are skipped with a warning.
+
+        Raises
+        ------
+        InvalidInputError
+            When the checkpoint belongs to a run with other parameters or data (naming them).
+        """
+        for path in self.existing():
+            try:
+                tensors, header = read_checkpoint(path)
+            except ModelFileError as exc:
+                warnings.warn(f"Skipping checkpoint {path.name}: {exc}", CheckpointWarning,
+                              stacklevel=3)
+                continue
+            self._check_identity(path, header.get("identity") or {})
+            return tensors, header
+        return None
+
+    def _check_identity(self, path: Path, recorded: dict[str, Any]) -> None:
+        mine = json.loads(json.dumps(self.identity))  # the same JSON types as recorded
+        changed = sorted(k for k in set(mine) | set(recorded) if mine.get(k) != recorded.get(k))
+        if not changed:
+            return
+        if "data" in changed:
+            raise InvalidInputError(
+                f"Cannot resume from {path}: the checkpoint does not fit this data; it was "
+                "trained on other data (a different "
+                "number of rows, features or values). Resume with the same data, or start a "
+                "new run in an empty folder.")
+        listed = ", ".join(f"{k}={mine.get(k)!r} (checkpoint: {recorded.get(k)!r})"
+                           for k in changed)
+        raise InvalidInputError(
+            f"Cannot resume from {path}: the checkpoint does not fit this model, whose "
+            f"parameters changed: {listed}. Only the "
+            "learning rate, momentum, max_iter, early-stopping patience and tolerance, "
+            "checkpointing, device and verbosity may change at resume; start a new run in "
+            "an empty folder to change the others.")
+
+
+class Checkpoint(Callback):
+    """Writes a checkpoint every ``checkpointer.every`` epochs and once at the end (after
+    the best weights are restored)."""
+
+    priority = 100
+
+    def __init__(self, checkpointer: Checkpointer) -> None:
+        self.checkpointer = checkpointer
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
+        # A stopping epoch is written by on_train_end, with its final weights.
+        if self.trainer.state.stop_reason is None and \
+                self.trainer.state.epoch % self.checkpointer.every == 0:
+            self.checkpointer.save(self.trainer)
+
+    def on_train_end(self, logs: dict[str, Any]) -> None:
+        self.checkpointer.save(self.trainer)

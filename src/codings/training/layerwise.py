@@ -21,19 +21,21 @@ second avoids the copies.
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
-from dataclasses import replace
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
+from codings._params import PRETRAINING
 from codings.exceptions import InvalidInputError
 from codings.nn.module import AutoEncoderModule
 from codings.nn.tied import TiedLinear
 from codings.training.callbacks import Callback
-from codings.training.loop import Trainer, TrainingConfig
+from codings.training.inference import batched
+from codings.training.recipe import autoencoder_trainer
 
-PRETRAINING = ("layerwise", "layerwise-frozen")
+__all__ = ["PRETRAINING", "blocks", "pretrain"]
 _LINEAR = (nn.Linear, TiedLinear)
 
 
@@ -66,16 +68,7 @@ def _phase_constraints(module: AutoEncoderModule, last: bool) -> tuple:
     return tuple(phase)
 
 
-@torch.no_grad()
-def _encode_with(block: nn.Module, x: Tensor, batch_size: int) -> Tensor:
-    was_training = block.training
-    block.eval()
-    out = torch.cat([block(x[i:i + batch_size]) for i in range(0, x.shape[0], batch_size)])
-    block.train(was_training)
-    return out
-
-
-def pretrain(module: AutoEncoderModule, x: Tensor, config: TrainingConfig, epochs: int,
+def pretrain(module: AutoEncoderModule, x: Tensor, settings: Mapping[str, Any], epochs: int,
              generator: torch.Generator, form: str,
              callbacks: Sequence[Callback] = ()) -> dict[str, list[float]]:
     """Pretrain ``module``'s blocks greedily in place; return the phase histories.
@@ -87,7 +80,7 @@ def pretrain(module: AutoEncoderModule, x: Tensor, config: TrainingConfig, epoch
     if len(encoder_blocks) != len(decoder_blocks):
         raise InvalidInputError("Layer-wise pretraining needs a decoder that mirrors the "
                                 "encoder block by block.")
-    phase_config = replace(config, max_iter=epochs, early_stopping=False, loss="mse")
+    phase_settings = {**settings, "max_iter": epochs, "early_stopping": False, "loss": "mse"}
     history: dict[str, list[float]] = {}
     inputs = x
     n = len(encoder_blocks)
@@ -95,7 +88,7 @@ def pretrain(module: AutoEncoderModule, x: Tensor, config: TrainingConfig, epoch
                                                strict=True), start=1):
         # The first phase reconstructs the data with the model's own loss (BCE logits or
         # MSE); deeper phases reconstruct hidden activations, which only MSE fits.
-        cfg = replace(phase_config, loss=config.loss) if k == 1 else phase_config
+        cfg = {**phase_settings, "loss": settings["loss"]} if k == 1 else phase_settings
         constraints = _phase_constraints(module, last=k == n)
         if form == "layerwise":
             trained_encoder, trained_decoder = _train_copy(encoder, decoder, constraints,
@@ -107,7 +100,7 @@ def pretrain(module: AutoEncoderModule, x: Tensor, config: TrainingConfig, epoch
             _train_in_place(module, encoder, decoder, constraints, inputs, cfg, generator,
                             callbacks, history, k)
         if k < n:
-            inputs = _encode_with(encoder, inputs, max(config.batch_size or 4096, 4096))
+            inputs = batched(encoder, inputs)
     return history
 
 
@@ -118,19 +111,20 @@ def _record(history: dict[str, list[float]], phase: dict[str, list[float]], k: i
 
 
 def _train_copy(encoder: nn.Module, decoder: nn.Module, constraints: tuple,
-                inputs: Tensor, config: TrainingConfig, generator: torch.Generator,
+                inputs: Tensor, settings: Mapping[str, Any], generator: torch.Generator,
                 callbacks: Sequence[Callback], history: dict[str, list[float]],
                 k: int) -> tuple[nn.Module, nn.Module]:
     # Copied together so a tied decoder keeps pointing at the copied encoder weight.
     encoder_copy, decoder_copy = copy.deepcopy((encoder, decoder))
     shallow = AutoEncoderModule(encoder_copy, decoder_copy, constraints, generator)
-    result = Trainer(shallow, config, generator, callbacks).fit(inputs)
+    trainer = autoencoder_trainer(shallow, settings, generator, callbacks=callbacks)
+    result = trainer.fit(inputs, settings["max_iter"], settings["batch_size"])
     _record(history, result.history, k)
     return encoder_copy, decoder_copy
 
 
 def _train_in_place(module: AutoEncoderModule, encoder: nn.Module, decoder: nn.Module,
-                    constraints: tuple, inputs: Tensor, config: TrainingConfig,
+                    constraints: tuple, inputs: Tensor, settings: Mapping[str, Any],
                     generator: torch.Generator, callbacks: Sequence[Callback],
                     history: dict[str, list[float]], k: int) -> None:
     trainable = {id(p) for p in [*encoder.parameters(), *decoder.parameters()]}
@@ -140,7 +134,9 @@ def _train_in_place(module: AutoEncoderModule, encoder: nn.Module, decoder: nn.M
     try:
         shallow = AutoEncoderModule(encoder, decoder, constraints, generator)
         params = [p for p in module.parameters() if p.requires_grad]
-        result = Trainer(shallow, config, generator, callbacks, parameters=params).fit(inputs)
+        trainer = autoencoder_trainer(shallow, settings, generator, callbacks=callbacks,
+                                      parameters=params)
+        result = trainer.fit(inputs, settings["max_iter"], settings["batch_size"])
         _record(history, result.history, k)
     finally:
         for name, p in module.named_parameters():

@@ -1,4 +1,12 @@
-"""The training loop: one place, no per-sample work, one host sync per epoch.
+"""The one training loop: every model of the library trains here.
+
+``Trainer(module, objective, optimizer, callbacks=...)`` runs epochs over a :class:`Source`.
+Each batch: forward and loss (``objective``) -> backward -> optimizer step, then each
+auxiliary step (a second optimizer, such as an adversarial discriminator's). Early stopping,
+divergence guarding, checkpoints, learning-rate schedules and progress are callbacks, which may
+stop training (``trainer.stop(reason)``). Whatever ends the loop, one finalisation step runs:
+the best weights are restored by one rule (:meth:`Trainer._finalise`), the module is put in
+eval mode, and the callbacks' ``on_train_end`` runs.
 
 In-memory data is one contiguous tensor; each epoch draws a permutation from the run's own
 ``torch.Generator`` and slices it into batches, so there is no ``Dataset.__getitem__`` per
@@ -8,50 +16,46 @@ epoch.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
-import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
-from codings.exceptions import TrainingDivergedError
-from codings.nn.module import AutoEncoderModule, Output
+from codings._params import LR_SCHEDULES, OPTIMIZERS, PRECISIONS
 from codings.training.callbacks import Callback
-from codings.training.checkpoint import Checkpointer, TrainState, restore
 from codings.training.distributed import DistContext, all_reduce_sum, wrap
 from codings.training.losses import reconstruction_error
-from codings.training.sources import Source, TensorSource, rows_per_epoch
+from codings.training.sources import Source, TensorSource
 
-OPTIMIZERS = ("adam", "sgd", "rmsprop", "nadam")
-PRECISIONS = ("32", "bf16-mixed")
-LR_SCHEDULES = ("constant", "plateau", "cosine")
+__all__ = ["LR_SCHEDULES", "OPTIMIZERS", "PRECISIONS", "AuxiliaryStep", "Objective",
+           "ReconstructionObjective", "Trainer", "TrainingResult", "bf16_supported",
+           "evaluate", "loss_terms", "make_optimizer", "reconstruction_reduction"]
+
+Batch = Any  # a Tensor, or a tuple of Tensors whose first one counts the rows
 
 
-class TrainingDivergedWarning(UserWarning):
-    """The loss became non-finite; training stopped and the best weights were restored."""
+class Objective(Protocol):
+    """What a batch costs: named scalar terms; ``"loss"`` is the one minimised."""
+
+    def __call__(self, module: nn.Module, batch: Batch) -> dict[str, Tensor]: ...
 
 
 @dataclass
-class TrainingConfig:
-    """Everything the loop needs besides the module and the data (validated upstream)."""
+class AuxiliaryStep:
+    """A second optimizer step after each main step (an adversarial discriminator's).
 
-    loss: str = "mse"
-    optimizer: str = "adam"
-    learning_rate: float = 1e-3
-    momentum: float = 0.9
-    lr_schedule: str = "constant"
-    batch_size: int | None = 256
-    max_iter: int = 200
-    early_stopping: bool = False
-    validation_fraction: float = 0.1
-    n_iter_no_change: int = 10
-    tol: float = 1e-4
-    on_nonfinite: str = "warn"
-    precision: str = "32"  # "bf16-mixed": forward passes under torch.autocast in bfloat16
+    ``loss()`` returns named terms (read from what the main step left, such as the forward
+    record); their sum is minimised over the optimizer's parameters; each is recorded.
+    """
+
+    optimizer: torch.optim.Optimizer
+    loss: Callable[[], dict[str, Tensor]]
 
 
 @dataclass
@@ -61,7 +65,19 @@ class TrainingResult:
     best_epoch: int
     stop_reason: str  # "max_iter", "early_stopping" or "diverged"
     diverged_epoch: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class TrainState:
+    """The loop's own state between epochs (besides module, optimizers and generator)."""
+
+    epoch: int = 0  # epochs completed
+    history: dict[str, list[float]] = field(default_factory=dict)
+    best_loss: float = float("inf")
+    best_epoch: int = -1
+    best_state: dict[str, Tensor] = field(default_factory=dict)
+    stop_reason: str | None = None  # set once training has finished
+    diverged_epoch: int | None = None
 
 
 def bf16_supported(device: torch.device) -> bool:
@@ -72,19 +88,19 @@ def bf16_supported(device: torch.device) -> bool:
     return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
 
 
-def make_optimizer(params: Any, config: TrainingConfig) -> torch.optim.Optimizer:
-    """The configured optimizer; Adam and SGD use torch's fused kernels, one kernel per step
-    instead of one per tensor (measured 7-13% faster training on this CPU)."""
-    lr = config.learning_rate
+def make_optimizer(params: Any, name: str = "adam", learning_rate: float = 1e-3,
+                   momentum: float = 0.9) -> torch.optim.Optimizer:
+    """Adam and SGD use torch's fused kernels, one kernel per step instead of one per tensor
+    (measured 7-13% faster training on this CPU)."""
     params = list(params)
-    if config.optimizer == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr)
-    if config.optimizer == "nadam":
-        return torch.optim.NAdam(params, lr=lr)
+    if name == "rmsprop":
+        return torch.optim.RMSprop(params, lr=learning_rate)
+    if name == "nadam":
+        return torch.optim.NAdam(params, lr=learning_rate)
     fused = _fused_supported(params)
-    if config.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=lr, momentum=config.momentum, fused=fused)
-    return torch.optim.Adam(params, lr=lr, fused=fused)
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=learning_rate, momentum=momentum, fused=fused)
+    return torch.optim.Adam(params, lr=learning_rate, fused=fused)
 
 
 def _fused_supported(params: list[Any]) -> bool | None:
@@ -96,17 +112,7 @@ def _fused_supported(params: list[Any]) -> bool | None:
     return True if ok else None
 
 
-def make_scheduler(optimizer: torch.optim.Optimizer, config: TrainingConfig) -> Any:
-    if config.lr_schedule == "cosine":
-        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(config.max_iter, 1))
-    if config.lr_schedule == "plateau":
-        patience = max(config.n_iter_no_change // 2, 1)
-        return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5,
-                                                          patience=patience)
-    return None
-
-
-def reconstruction_reduction(module: AutoEncoderModule) -> str:
+def reconstruction_reduction(module: nn.Module) -> str:
     for constraint in getattr(module, "constraints", ()):
         reduction = getattr(constraint, "reconstruction_reduction", None)
         if reduction is not None:
@@ -114,199 +120,285 @@ def reconstruction_reduction(module: AutoEncoderModule) -> str:
     return "mean"
 
 
-def loss_terms(out: Output, loss: str, reduction: str) -> dict[str, Tensor]:
+def loss_terms(out: Any, loss: str, reduction: str) -> dict[str, Tensor]:
     """Batch-mean reconstruction loss plus every named penalty; ``"loss"`` is their sum."""
-    terms = {"reconstruction": reconstruction_error(out.x_hat, out.x, loss, reduction).mean()}
+    if reduction == "mean":
+        # One fused kernel where the per-sample path would take four small ones.
+        x_hat = out.x_hat.reshape(out.x.shape)
+        reconstruction = (F.binary_cross_entropy_with_logits(x_hat, out.x) if loss == "bce"
+                          else F.mse_loss(x_hat, out.x))
+    else:
+        reconstruction = reconstruction_error(out.x_hat, out.x, loss, reduction).mean()
+    terms = {"reconstruction": reconstruction}
+    if not out.penalties:
+        terms["loss"] = reconstruction
+        return terms
     terms.update(out.penalties)
-    terms["loss"] = torch.stack(list(terms.values())).sum()
+    total = reconstruction
+    for value in out.penalties.values():
+        total = total + value
+    terms["loss"] = total
     return terms
 
 
-def split_validation(n: int, fraction: float, generator: torch.Generator) -> tuple[Tensor, Tensor]:
-    perm = torch.randperm(n, generator=generator)
-    n_val = min(max(1, round(n * fraction)), n - 1)
-    return perm[n_val:], perm[:n_val]
+class ReconstructionObjective:
+    """An autoencoder's loss: reconstruction plus its constraints' penalties.
+
+    Keeps the last forward record (``last``) for the auxiliary steps that read it.
+    """
+
+    def __init__(self, loss: str, reduction: str) -> None:
+        self.loss = loss
+        self.reduction = reduction
+        self.last: Any = None
+
+    def __call__(self, module: nn.Module, batch: Batch) -> dict[str, Tensor]:
+        out = module(batch)
+        self.last = out
+        return loss_terms(out, self.loss, self.reduction)
 
 
 @torch.no_grad()
-def evaluate(module: AutoEncoderModule, x: Tensor, loss: str, batch_size: int) -> dict[str, float]:
-    """Mean loss terms over ``x`` in eval mode (no corruption, deterministic codings)."""
+def evaluate(module: nn.Module, x: Tensor, loss: str, batch_size: int) -> dict[str, float]:
+    """Mean loss terms of an autoencoder over ``x`` in eval mode (no corruption)."""
+    objective = ReconstructionObjective(loss, reconstruction_reduction(module))
+    return mean_terms(module, objective, TensorSource(x), batch_size, contextlib.nullcontext)
+
+
+@torch.no_grad()
+def mean_terms(module: nn.Module, objective: Objective, source: Source, batch_size: int,
+               precision: Callable[[], Any]) -> dict[str, float]:
+    """Row-weighted mean of every term over ``source`` in eval mode, in order."""
     was_training = module.training
     module.eval()
-    reduction = reconstruction_reduction(module)
     totals: dict[str, Tensor] = {}
-    for start in range(0, x.shape[0], batch_size):
-        xb = x[start:start + batch_size]
-        for name, value in loss_terms(module(xb), loss, reduction).items():
-            totals[name] = totals.get(name, 0) + value * xb.shape[0]
+    for batch in source.ordered(batch_size):
+        with precision():
+            terms = objective(module, batch)
+        rows = _rows(batch)
+        for name, value in terms.items():
+            totals[name] = totals[name] + value.float() * rows if name in totals \
+                else value.float() * rows
     module.train(was_training)
-    return {name: (value / x.shape[0]).item() for name, value in totals.items()}
+    values = torch.stack(list(totals.values())).div_(source.n).tolist()
+    return dict(zip(totals, values, strict=True))
 
 
-def _copy_state(module: nn.Module, into: dict[str, Tensor]) -> None:
-    with torch.no_grad():
-        for name, value in module.state_dict().items():
-            into[name].copy_(value)
+def _rows(batch: Batch) -> int:
+    return int((batch[0] if isinstance(batch, tuple | list) else batch).shape[0])
 
 
 class Trainer:
-    """Fits an :class:`AutoEncoderModule` to an in-memory tensor."""
+    """Trains ``module`` on the ``objective`` with ``optimizer`` (and auxiliary steps).
 
-    def __init__(self, module: AutoEncoderModule, config: TrainingConfig,
-                 generator: torch.Generator, callbacks: Sequence[Callback] = (),
-                 parameters: Sequence[nn.Parameter] | None = None,
-                 context: DistContext | None = None) -> None:
+    Parameters
+    ----------
+    module : nn.Module
+    objective : callable ``(module, batch) -> dict of str to Tensor``
+        Scalar terms; ``"loss"`` is minimised and every term is recorded per epoch.
+    optimizer : torch.optim.Optimizer
+    generator : torch.Generator
+        Shuffles the batches (the run's own, so the global RNG is untouched).
+    callbacks : sequence of Callback
+        Called in order after each epoch; they may stop training with :meth:`stop`.
+    auxiliary : sequence of AuxiliaryStep
+    precision : {"32", "bf16-mixed"}
+        "bf16-mixed" runs every forward pass, training and evaluation alike, under
+        ``torch.autocast`` in bfloat16 (weights and optimizer stay float32).
+    context : DistContext, optional
+        Under torchrun: the forward pass goes through DistributedDataParallel.
+    clip_grad_norm : float, optional
+        Clip the gradients' global norm before each step (recurrent models).
+    monitor_validation : bool
+        Whether the validation loss (``val_loss``), not the training loss, picks the best
+        weights.
+    """
+
+    def __init__(self, module: nn.Module, objective: Objective,
+                 optimizer: torch.optim.Optimizer, *, generator: torch.Generator,
+                 callbacks: Sequence[Callback] = (), auxiliary: Sequence[AuxiliaryStep] = (),
+                 precision: str = "32", context: DistContext | None = None,
+                 clip_grad_norm: float | None = None) -> None:
         self.module = module
+        self.objective = objective
+        self.optimizer = optimizer
+        self.generator = generator
+        self.callbacks = sorted(callbacks, key=lambda c: getattr(c, "priority", 0))
+        self.auxiliary = list(auxiliary)
+        self.precision = precision
         self.context = context
-        # Under torchrun the forward pass goes through DDP, which averages the gradients.
+        self.clip_grad_norm = clip_grad_norm
         device = next(module.parameters()).device
         self.forward_module = wrap(module, context, device)
-        self.config = config
-        self.generator = generator
-        self.callbacks = list(callbacks)
-        params = list(parameters) if parameters is not None else list(module.parameters())
-        self.optimizer = make_optimizer(params, config)
-        self.scheduler = make_scheduler(self.optimizer, config)
-        self.reduction = reconstruction_reduction(module)
+        self.state = TrainState()
+        self.monitor_validation = False
+        self.source: Source | None = None
 
+    # -- what callbacks use ----------------------------------------------------------------
+    def stop(self, reason: str) -> None:
+        """End training after this epoch (the first reason given wins)."""
+        if self.state.stop_reason is None:
+            self.state.stop_reason = reason
+            if reason == "diverged":
+                self.state.diverged_epoch = self.state.epoch - 1
+
+    @property
+    def optimizers(self) -> list[torch.optim.Optimizer]:
+        return [self.optimizer, *(step.optimizer for step in self.auxiliary)]
+
+    def autocast(self) -> Any:
+        if self.precision != "bf16-mixed":
+            return contextlib.nullcontext()
+        device = next(self.module.parameters()).device
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+
+    def probe_terms(self, rows: int = 2048) -> dict[str, float]:
+        """The terms on (up to) the first ``rows`` training rows in eval mode: the reference
+        the divergence guard compares with, and its check of the final weights."""
+        assert self.source is not None
+        head = self.source.head(rows)
+        return mean_terms(self.module, self.objective, head, rows, self.autocast)
+
+    # -- training --------------------------------------------------------------------------
     def run_epoch(self, source: Source, batch_size: int) -> dict[str, float]:
-        """One pass over the data in a fresh random order; sample-weighted mean terms."""
+        """One pass over the data in a fresh random order; row-weighted mean terms."""
         module, optimizer = self.forward_module, self.optimizer
         module.train()
         totals: dict[str, Tensor] = {}
-        autocast = self.config.precision == "bf16-mixed"
         rank, world = (self.context.rank, self.context.world_size) if self.context else (0, 1)
-        for xb in source.batches(self.generator, batch_size, rank, world):
-            # Weights, optimizer state and the backward pass stay float32; only the forward
-            # matmuls run in bfloat16 (2.2x the fp32 matmul rate on AVX-512 BF16 CPUs).
-            with torch.autocast(xb.device.type, dtype=torch.bfloat16, enabled=autocast):
-                terms = loss_terms(module(xb), self.config.loss, self.reduction)
+        for batch in source.batches(self.generator, batch_size, rank, world):
+            with self.autocast():
+                terms = self.objective(module, batch)
             optimizer.zero_grad(set_to_none=True)
             terms["loss"].backward()
+            if self.clip_grad_norm is not None:
+                nn.utils.clip_grad_norm_(self.module.parameters(), self.clip_grad_norm)
             optimizer.step()
+            for step in self.auxiliary:
+                terms.update(self._auxiliary_step(step))
+            rows = _rows(batch)
             for name, value in terms.items():
-                weighted = value.detach() * xb.shape[0]
+                weighted = value.detach() * rows
                 totals[name] = totals[name] + weighted if name in totals else weighted
         # One host sync per epoch, for all terms at once (and one all-reduce under torchrun).
-        stacked = all_reduce_sum(torch.stack(list(totals.values())), self.context)
-        seen = source.rows_seen(world) if hasattr(source, "rows_seen") \
-            else rows_per_epoch(source.n, world)
-        values = stacked.div_(seen).tolist()
+        stacked = all_reduce_sum(torch.stack([v.float() for v in totals.values()]),
+                                 self.context)
+        values = stacked.div_(source.rows_seen(world)).tolist()
         return dict(zip(totals, values, strict=True))
 
-    def fit(self, x: Tensor | Source, checkpointer: Checkpointer | None = None,
-            resume: bool = False, validation: Tensor | None = None) -> TrainingResult:
-        """Train for ``config.max_iter`` epochs (fewer with early stopping or divergence).
+    def _auxiliary_step(self, step: AuxiliaryStep) -> dict[str, Tensor]:
+        with self.autocast():
+            terms = step.loss()
+        step.optimizer.zero_grad(set_to_none=True)
+        total = sum(terms.values(), torch.zeros((), device=next(iter(terms.values())).device))
+        total.backward()
+        step.optimizer.step()
+        return terms
 
-        With a ``checkpointer``, a checkpoint is written every ``checkpointer.every`` epochs
-        and at the end; ``resume`` continues from the newest readable one, bit-identically.
-        """
-        config = self.config
-        x_val = validation
-        if isinstance(x, Tensor):
-            if config.early_stopping and x_val is None:
-                # Drawn first from a freshly seeded generator: a resumed run splits the same.
-                train_idx, val_idx = split_validation(x.shape[0], config.validation_fraction,
-                                                      self.generator)
-                x, x_val = x[train_idx.to(x.device)], x[val_idx.to(x.device)]
-            x = TensorSource(x)
-        batch_size = min(config.batch_size or x.n, x.n)
-        state = self._initial_state(checkpointer, resume)
-        diverged_epoch = None
+    def fit(self, source: Source | Tensor, max_epochs: int, batch_size: int | None,
+            validation: Source | None = None,
+            tags: dict[str, float] | None = None) -> TrainingResult:
+        """Train until ``max_epochs`` epochs are done (counting epochs before a resume) or a
+        callback stops training; then finalise (see :meth:`_finalise`).
+
+        ``validation`` rows, when given, are evaluated after each epoch (``val_*`` terms) and
+        pick the best weights; ``tags`` are constant values added to every epoch's logs."""
+        source = TensorSource(source) if isinstance(source, Tensor) else source
+        self.source = source
+        self.monitor_validation = validation is not None
+        batch_size = resolve_batch_size(batch_size, source.n)
+        state = self.state
+        if not state.best_state:  # preallocated once; improving epochs copy into it
+            state.best_state = {k: v.detach().clone()
+                                for k, v in self.module.state_dict().items()}
         for callback in self.callbacks:
-            if hasattr(callback, "set_module"):  # duck-typed callbacks may lack it
-                callback.set_module(self.module)
-            callback.on_train_begin(config.max_iter)
-        # The training loss of an epoch is measured while the weights move, so it describes
-        # the weights the epoch started from: keep those, in case this epoch is the best.
-        # (A validation loss is measured after the epoch and describes the weights then.)
-        start = None if x_val is not None else {
+            _call(callback, "set_trainer", self)
+            _call(callback, "on_train_begin", max_epochs)
+        # A training loss is measured while the weights move, so it describes the weights
+        # the epoch started from: keep those, in case this epoch is the best. (A validation
+        # loss is measured after the epoch and describes the weights then.)
+        start = None if validation is not None else {
             k: v.detach().clone() for k, v in self.module.state_dict().items()}
-        while state.stop_reason is None and state.epoch < config.max_iter:
-            epoch = state.epoch
+        while state.stop_reason is None and state.epoch < max_epochs:
             if start is not None:
-                _copy_state(self.module, start)
-            logs = self._epoch_logs(x, x_val, batch_size)
+                _copy_into(start, self.module.state_dict())
+            logs = self._epoch_logs(source, validation, batch_size)
+            logs.update(tags or {})
             for name, value in logs.items():
                 state.history.setdefault(name, []).append(value)
             state.epoch += 1
-            if not all(math.isfinite(v) for v in logs.values()):
-                state.stop_reason, diverged_epoch = "diverged", epoch
-                break
-            monitored = logs["val_loss"] if x_val is not None else logs["loss"]
-            self._track_best(state, monitored, start)
-            self._step_scheduler(monitored)
+            self._track_best(logs["val_loss"] if validation is not None else logs["loss"],
+                             start)
             for callback in self.callbacks:
-                callback.on_epoch_end(epoch, logs)
-            if config.early_stopping and state.no_change >= config.n_iter_no_change:
-                state.stop_reason = "early_stopping"
-                break
-            if checkpointer is not None and state.epoch % checkpointer.every == 0:
-                checkpointer.save(self.module, self.optimizer, self.scheduler, self.generator,
-                                  state)
-        stop_reason = state.stop_reason or "max_iter"
-        if stop_reason in {"diverged", "early_stopping"}:
-            self.module.load_state_dict(state.best_state)
-        if checkpointer is not None:
-            state.stop_reason = stop_reason
-            checkpointer.save(self.module, self.optimizer, self.scheduler, self.generator, state)
-        self.module.eval()
-        result = TrainingResult(state.history, n_iter=state.epoch, best_epoch=state.best_epoch,
-                                stop_reason=stop_reason, diverged_epoch=diverged_epoch)
-        for callback in self.callbacks:
-            callback.on_train_end({"stop_reason": stop_reason, "n_iter": result.n_iter})
-        if diverged_epoch is not None:
-            self._report_divergence(diverged_epoch, state.best_epoch)
-        return result
+                callback.on_epoch_end(state.epoch - 1, logs)
+        return self._finalise()
 
-    def _initial_state(self, checkpointer: Checkpointer | None, resume: bool) -> TrainState:
-        if resume and checkpointer is not None:
-            found = checkpointer.load_latest()
-            if found is not None:
-                state = restore(*found, self.module, self.optimizer, self.scheduler,
-                                self.generator)
-                if state.stop_reason == "max_iter":  # finished, but max_iter may have grown
-                    state.stop_reason = None
-                return state
-        # Preallocated once; improving epochs copy into it (no allocation per epoch).
-        best = {k: v.detach().clone() for k, v in self.module.state_dict().items()}
-        return TrainState(best_state=best)
-
-    def _epoch_logs(self, x: Source, x_val: Tensor | None,
+    def _epoch_logs(self, source: Source, validation: Source | None,
                     batch_size: int) -> dict[str, float]:
         started = time.perf_counter()
-        logs = self.run_epoch(x, batch_size)
-        if x_val is not None:
-            val = evaluate(self.module, x_val, self.config.loss, batch_size)
+        logs = self.run_epoch(source, batch_size)
+        if validation is not None:
+            val = mean_terms(self.module, self.objective, validation, batch_size,
+                             self.autocast)
             logs.update({f"val_{name}": value for name, value in val.items()})
         logs["lr"] = self.optimizer.param_groups[0]["lr"]
         logs["time"] = time.perf_counter() - started
         return logs
 
-    def _track_best(self, state: TrainState, monitored: float,
-                    start: dict[str, Tensor] | None) -> None:
-        state.no_change = 0 if monitored < state.best_loss - self.config.tol \
-            else state.no_change + 1
-        if monitored < state.best_loss:
+    def _track_best(self, monitored: float, start: dict[str, Tensor] | None) -> None:
+        state = self.state
+        if math.isfinite(monitored) and monitored < state.best_loss:
             state.best_loss, state.best_epoch = monitored, state.epoch - 1
-            source = start if start is not None else self.module.state_dict()
-            with torch.no_grad():
-                for name, value in source.items():
-                    state.best_state[name].copy_(value)
+            _copy_into(state.best_state, start if start is not None
+                       else self.module.state_dict())
 
-    def _step_scheduler(self, monitored: float) -> None:
-        if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-            self.scheduler.step(monitored)
-        elif self.scheduler is not None:
-            self.scheduler.step()
+    def _finalise(self) -> TrainingResult:
+        """The one exit: every way the loop ends comes through here.
 
-    def _report_divergence(self, epoch: int, best_epoch: int) -> None:
-        restored = (f"the weights with the lowest loss (epoch {best_epoch + 1}) were restored"
-                    if best_epoch >= 0 else "the initial weights were restored")
-        message = (f"The training loss became NaN or infinite at epoch {epoch + 1}; {restored}. "
-                   f"Lower the learning rate (now {self.config.learning_rate:g}), scale the "
-                   "inputs (for example with StandardScaler), or use loss='bce' only for data "
-                   "in [0, 1].")
-        if self.config.on_nonfinite == "raise":
-            raise TrainingDivergedError(message)
-        warnings.warn(message, TrainingDivergedWarning, stacklevel=4)
+        The rule: the best weights are restored when training diverged, when a callback
+        stopped it early, and whenever a validation loss was monitored (it judged those
+        weights); otherwise the last weights are kept (a training loss cannot judge them:
+        it was measured while they moved), after the callbacks' last checks of them
+        (``on_train_stopping``: the divergence guard evaluates the final weights).
+        """
+        for callback in self.callbacks:
+            _call(callback, "on_train_stopping")
+        state = self.state
+        reason = state.stop_reason or "max_iter"
+        if reason != "max_iter" or self.monitor_validation:
+            self.module.load_state_dict(state.best_state)
+        self.module.eval()
+        # A finished run may be extended later (a larger max_iter): only "max_iter" is
+        # recorded as not final.
+        state.stop_reason = reason
+        logs = {"stop_reason": reason, "n_iter": state.epoch}
+        errors = []
+        for callback in self.callbacks:  # every one runs (a checkpoint is still written)
+            try:
+                _call(callback, "on_train_end", logs)
+            except Exception as exc:
+                errors.append(exc)
+        if errors:
+            raise errors[0]
+        return TrainingResult(state.history, n_iter=state.epoch, best_epoch=state.best_epoch,
+                              stop_reason=reason, diverged_epoch=state.diverged_epoch)
+
+
+def _call(callback: Any, hook: str, *args: Any) -> None:
+    """Call a hook when the callback has it (duck-typed callbacks may lack some)."""
+    method = getattr(callback, hook, None)
+    if method is not None:
+        method(*args)
+    elif hook == "set_trainer" and hasattr(callback, "set_module"):
+        callback.set_module(args[0].module)
+
+
+def resolve_batch_size(batch_size: int | None, n: int) -> int:
+    """The one rule: None means full batch; a batch is never larger than the data."""
+    return n if batch_size is None else max(1, min(int(batch_size), n))
+
+
+def _copy_into(target: dict[str, Tensor], source: dict[str, Tensor]) -> None:
+    with torch.no_grad():
+        for name, value in source.items():
+            target[name].copy_(value)

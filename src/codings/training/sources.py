@@ -4,7 +4,7 @@ in shuffled chunks so that data larger than memory trains without being loaded w
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -19,21 +19,56 @@ class Source(Protocol):
     n: int
 
     def batches(self, generator: torch.Generator, batch_size: int, rank: int = 0,
-                world_size: int = 1) -> Iterator[Tensor]: ...
+                world_size: int = 1) -> Iterator[Any]: ...
+
+    def ordered(self, batch_size: int) -> Iterator[Any]:
+        """Every row once, in order (evaluation)."""
+        ...
+
+    def head(self, rows: int) -> TensorSource:
+        """The first ``rows`` rows, in memory."""
+        ...
+
+    def rows_seen(self, world_size: int) -> int:
+        """Rows one epoch visits, across ranks."""
+        ...
+
+
+def split_batches(perm: Tensor, batch_size: int) -> list[Tensor]:
+    """The one batch splitter: consecutive slices of ``batch_size`` rows, except that a last
+    batch of one row is folded into the one before (a 1-row batch breaks BatchNorm and
+    gives a one-sample gradient), deterministically."""
+    parts = list(perm.split(batch_size))
+    if batch_size > 1 and len(parts) > 1 and parts[-1].shape[0] == 1:
+        parts[-2:] = [torch.cat(parts[-2:])]
+    return parts
 
 
 def shard(perm: Tensor, batch_size: int, rank: int, world_size: int) -> Iterator[Tensor]:
     """This rank's rows of each global batch of ``batch_size * world_size`` rows.
 
     The permutation is truncated to a multiple of ``world_size`` so every rank gets the same
-    number of rows in every step (a short last global batch is split evenly).
+    number of rows in every step (a short last global batch is split evenly, and one that
+    would give each rank a single row is folded into the one before).
     """
     if world_size == 1:
-        yield from perm.split(batch_size)
+        yield from split_batches(perm, batch_size)
         return
     perm = perm[: perm.numel() - perm.numel() % world_size]
-    for global_batch in perm.split(batch_size * world_size):
-        yield global_batch.view(world_size, -1)[rank]
+    for groups in split_batches(perm.view(-1, world_size), batch_size):
+        yield groups.reshape(world_size, -1)[rank]  # rank r: the r-th block of the batch
+
+
+def validation_split(n: int, fraction: float, generator: torch.Generator,
+                     cap: int | None = None) -> tuple[Tensor, Tensor]:
+    """The one rule for holding out validation rows: ``round(n * fraction)`` rows (at least
+    one, at most ``n - 1`` and ``cap``), drawn first from the run's generator so that a
+    resumed run splits the same way. Returns (training rows, validation rows)."""
+    perm = torch.randperm(n, generator=generator)
+    n_val = min(max(1, round(n * fraction)), n - 1)
+    if cap is not None:
+        n_val = min(n_val, cap)
+    return perm[n_val:], perm[:n_val]
 
 
 def rows_per_epoch(n: int, world_size: int) -> int:
@@ -42,17 +77,37 @@ def rows_per_epoch(n: int, world_size: int) -> int:
 
 
 class TensorSource:
-    """Batches by slicing a shuffled index of one contiguous tensor (no per-sample work)."""
+    """Batches by slicing a shuffled index of contiguous tensors (no per-sample work).
 
-    def __init__(self, x: Tensor) -> None:
-        self.x = x
-        self.n = int(x.shape[0])
+    With several tensors (inputs and targets), each batch is a tuple of their rows.
+    """
+
+    def __init__(self, *tensors: Tensor) -> None:
+        self.tensors = tensors
+        self.x = tensors[0]
+        self.n = int(self.x.shape[0])
+
+    def _take(self, rows: Tensor) -> Any:
+        if len(self.tensors) == 1:
+            return self.x.index_select(0, rows)
+        return tuple(t.index_select(0, rows) for t in self.tensors)
 
     def batches(self, generator: torch.Generator, batch_size: int, rank: int = 0,
-                world_size: int = 1) -> Iterator[Tensor]:
+                world_size: int = 1) -> Iterator[Any]:
         perm = torch.randperm(self.n, generator=generator).to(self.x.device)
         for rows in shard(perm, batch_size, rank, world_size):
-            yield self.x.index_select(0, rows)
+            yield self._take(rows)
+
+    def ordered(self, batch_size: int) -> Iterator[Any]:
+        for start in range(0, self.n, batch_size):
+            part = tuple(t[start:start + batch_size] for t in self.tensors)
+            yield part[0] if len(part) == 1 else part
+
+    def head(self, rows: int) -> TensorSource:
+        return TensorSource(*(t[:rows] for t in self.tensors))
+
+    def rows_seen(self, world_size: int) -> int:
+        return rows_per_epoch(self.n, world_size)
 
 
 class MemmapSource:
@@ -96,6 +151,13 @@ class MemmapSource:
         for index in torch.randperm(len(starts), generator=generator).tolist():
             chunk = self._chunk(int(starts[index]))
             yield from TensorSource(chunk).batches(generator, batch_size, rank, world_size)
+
+    def ordered(self, batch_size: int) -> Iterator[Tensor]:
+        for start in range(0, self.array.shape[0], self.chunk_rows):
+            yield from TensorSource(self._chunk(start)).ordered(batch_size)
+
+    def head(self, rows: int) -> TensorSource:
+        return TensorSource(self._chunk(0)[:rows])
 
     def rows_seen(self, world_size: int) -> int:
         """Rows per epoch across ranks: each chunk is truncated to a multiple of the ranks."""

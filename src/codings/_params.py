@@ -1,0 +1,275 @@
+"""The AutoEncoder's parameters, written once: name, default, allowed values and CLI help.
+
+Everything that walks the parameters reads this table: ``AutoEncoder._validate_params``, the
+CLI's flags (``codings fit --learning-rate ...``), the run identity a checkpoint records, and
+the test that every parameter is documented. The ``__init__`` signature stays written out
+(type checkers and IDEs read it); a test holds it equal to the table.
+
+This module imports only the standard library, so ``codings --help`` loads neither torch nor
+numpy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import numbers
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from codings.exceptions import InvalidInputError, did_you_mean
+
+ACTIVATIONS = ("identity", "relu", "elu", "selu", "sigmoid", "tanh")
+INITS = ("auto", "he", "glorot")
+LOSSES = ("mse", "bce")
+ARCHITECTURES = ("mlp", "conv")
+OPTIMIZERS = ("adam", "sgd", "rmsprop", "nadam")
+LR_SCHEDULES = ("constant", "plateau", "cosine")
+PRECISIONS = ("32", "bf16-mixed")
+PRETRAINING = ("layerwise", "layerwise-frozen")
+NONFINITE_POLICIES = ("warn", "raise")
+SEED_MAX = 2**32 - 1  # numpy's seed range
+
+
+def param_error(owner: str, name: str, expected: str, value: Any) -> InvalidInputError:
+    """scikit-learn's template: "The 'x' parameter of Y must be ... Got ... instead."."""
+    return InvalidInputError(
+        f"The {name!r} parameter of {owner} must be {expected}. Got {value!r} instead.")
+
+
+def check_choice(owner: str, name: str, value: Any, choices: Iterable[str]) -> str:
+    options = list(choices)
+    if not isinstance(value, str) or value not in options:
+        hint = did_you_mean(value, options) if isinstance(value, str) else ""
+        listed = ", ".join(repr(o) for o in options)
+        raise InvalidInputError(f"The {name!r} parameter of {owner} must be one of {listed}. "
+                                f"Got {value!r} instead.{hint}")
+    return value
+
+
+def check_number(owner: str, name: str, value: Any, *, integer: bool = False,
+                 low: float | None = None, high: float | None = None,
+                 low_open: bool = False, high_open: bool = False) -> Any:
+    kind = numbers.Integral if integer else numbers.Real
+    ok = isinstance(value, kind) and not isinstance(value, bool)
+    if ok and not integer:
+        ok = math.isfinite(float(value))
+    if ok and low is not None:
+        ok = value > low if low_open else value >= low
+    if ok and high is not None:
+        ok = value < high if high_open else value <= high
+    if not ok:
+        what = "an int" if integer else "a float"
+        bounds = []
+        if low is not None:
+            bounds.append(f"{'>' if low_open else '>='} {low:g}")
+        if high is not None:
+            bounds.append(f"{'<' if high_open else '<='} {high:g}")
+        expected = what + (f" {' and '.join(bounds)}" if bounds else "")
+        raise param_error(owner, name, expected, value)
+    return value
+
+
+def check_sizes(owner: str, name: str, value: Any) -> tuple[int, ...]:
+    try:
+        sizes = tuple(value)
+    except TypeError:
+        sizes = None
+    if sizes is None or not all(isinstance(s, numbers.Integral) and not isinstance(s, bool)
+                                and int(s) > 0 for s in sizes):
+        raise param_error(owner, name, "a tuple of positive ints such as (300, 150)", value)
+    return tuple(int(s) for s in sizes)
+
+
+def check_random_state(owner: str, value: Any) -> None:
+    """None, an int in numpy's seed range, a ``RandomState`` or a ``Generator``."""
+    if value is None or type(value).__name__ in {"RandomState", "Generator"}:
+        return
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool) \
+            and 0 <= int(value) <= SEED_MAX:
+        return
+    raise param_error(owner, "random_state", f"None, an int in [0, {SEED_MAX}], a "
+                      "numpy RandomState or a numpy Generator", value)
+
+
+# -- the table ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Spec:
+    """The values a parameter accepts; ``check`` raises the library's one-line error."""
+
+    kind: str  # "int", "float", "choice", "bool", "sizes", "str", "any", "seed"
+    choices: tuple[str, ...] = ()
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    optional: bool = False  # None is allowed
+
+    def check(self, owner: str, name: str, value: Any) -> None:
+        if value is None and self.optional:
+            return
+        if self.kind in {"int", "float"}:
+            check_number(owner, name, value, integer=self.kind == "int", low=self.low,
+                         high=self.high, low_open=self.low_open, high_open=self.high_open)
+        elif self.kind == "choice":
+            check_choice(owner, name, value, self.choices)
+        elif self.kind == "bool":
+            if not isinstance(value, bool) and type(value).__name__ != "bool_":
+                raise param_error(owner, name, "True or False", value)
+        elif self.kind == "sizes":
+            check_sizes(owner, name, value)
+        elif self.kind == "str":
+            if not isinstance(value, str):
+                raise param_error(owner, name, "a str", value)
+        elif self.kind == "seed":
+            check_random_state(owner, value)
+
+
+@dataclass(frozen=True)
+class Param:
+    """One ``AutoEncoder`` parameter.
+
+    ``cli`` turns the flag's text into a value (None: a ``--flag/--no-flag`` switch; the
+    string ``"skip"``: not a flag, such as ``encoder``); ``resumable`` parameters may change
+    when a run resumes from a checkpoint (they apply from the resumed epoch); changing any
+    other one there is refused.
+    """
+
+    name: str
+    default: Any
+    spec: Spec
+    help: str
+    cli: Callable[[str], Any] | str | None = str
+    default_text: str | None = None
+    resumable: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def option(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
+def parse_sizes(text: str) -> tuple[int, ...]:
+    """``"300,150"`` -> ``(300, 150)``; ``""`` -> ``()`` (no hidden layer)."""
+    parts = [part.strip() for part in text.split(",") if part.strip()]
+    try:
+        sizes = tuple(int(part) for part in parts)
+    except ValueError:
+        sizes = (0,)
+    if any(size < 1 for size in sizes):
+        raise argparse.ArgumentTypeError(
+            f"expected positive ints separated by commas such as '300,150' ('' for no hidden "
+            f"layer), got {text!r}")
+    return sizes
+
+
+def parse_shape(text: str) -> tuple[int, ...]:
+    """``"1,28,28"`` -> ``(1, 28, 28)``."""
+    sizes = parse_sizes(text)
+    if not sizes:
+        raise argparse.ArgumentTypeError("expected a shape such as '28,28' or '1,28,28'")
+    return sizes
+
+
+def parse_batch_size(text: str) -> int | None:
+    """A positive int, or ``"full"`` for full-batch training (``batch_size=None``)."""
+    if text.strip().lower() == "full":
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive int or 'full', got {text!r}")
+    return value
+
+
+_INT1 = Spec("int", low=1)
+_FRACTION = Spec("float", low=0, high=1, low_open=True, high_open=True)
+
+AUTOENCODER_PARAMS: tuple[Param, ...] = (
+    Param("n_components", 2, _INT1, "size of the coding layer", int),
+    Param("hidden_layer_sizes", (100,), Spec("sizes"),
+          "encoder hidden layers, e.g. '300,150'; '' for none (the decoder mirrors them)",
+          parse_sizes),
+    Param("activation", "elu", Spec("choice", ACTIVATIONS), "hidden-layer activation"),
+    Param("coding_activation", None, Spec("choice", ACTIVATIONS, optional=True),
+          "coding-layer activation", default_text="same as --activation"),
+    Param("output_activation", "identity", Spec("choice", ACTIVATIONS),
+          "activation of the reconstruction ('sigmoid' for data in [0, 1])"),
+    Param("loss", "mse", Spec("choice", LOSSES),
+          "reconstruction loss ('bce' needs data in [0, 1])"),
+    Param("constraints", (), Spec("any"), "constraints, given with --constraint", "skip"),
+    Param("architecture", "mlp", Spec("choice", ARCHITECTURES),
+          "'conv' for images: strided convolutions, whose channel counts are "
+          "--hidden-layer-sizes"),
+    Param("image_shape", None, Spec("sizes", optional=True),
+          "(channels,)height,width of flat image rows, e.g. '1,28,28'; known for digits, "
+          "faces and image arrays", parse_shape),
+    Param("encoder", None, Spec("any"), "your own encoder module", "skip"),
+    Param("decoder", None, Spec("any"), "your own decoder module", "skip"),
+    Param("init", "auto", Spec("choice", INITS), "weight initialisation"),
+    Param("optimizer", "adam", Spec("choice", OPTIMIZERS), "optimizer"),
+    Param("learning_rate", 1e-3, Spec("float", low=0, low_open=True), "step size", float,
+          resumable=True),
+    Param("momentum", 0.9, Spec("float", low=0, high=1, high_open=True),
+          "momentum of --optimizer sgd", float, resumable=True),
+    Param("lr_schedule", "constant", Spec("choice", LR_SCHEDULES), "learning-rate schedule"),
+    Param("batch_size", 256, Spec("int", low=1, optional=True), "rows per step, or 'full'",
+          parse_batch_size),
+    Param("max_iter", 200, Spec("int", low=0), "number of epochs", int, resumable=True),
+    Param("early_stopping", False, Spec("bool"),
+          "hold out --validation-fraction of the rows; stop when its loss stops improving",
+          None),
+    Param("validation_fraction", 0.1, _FRACTION, "share of rows held out by --early-stopping",
+          float),
+    Param("n_iter_no_change", 10, _INT1, "epochs without improvement before stopping", int,
+          resumable=True),
+    Param("tol", 1e-4, Spec("float", low=0), "smallest improvement that counts", float,
+          resumable=True),
+    Param("on_nonfinite", "warn", Spec("choice", NONFINITE_POLICIES),
+          "when the loss diverges (NaN, infinite or exploding): keep the best weights and "
+          "warn, or raise (exit code 1)", resumable=True),
+    Param("checkpoint_dir", None, Spec("any"), "write resumable checkpoints to this folder",
+          default_text="RUN_DIR/checkpoints", resumable=True),
+    Param("checkpoint_every", 1, _INT1, "epochs between checkpoints", int, resumable=True),
+    Param("checkpoint_keep", 2, _INT1, "newest checkpoints kept", int, resumable=True),
+    Param("resume", False, Spec("bool"),
+          "continue from the newest checkpoint in --checkpoint-dir; '--resume RUN_DIR' "
+          "resumes a run folder with its own arguments", None, resumable=True),
+    Param("pretraining", None, Spec("choice", PRETRAINING, optional=True),
+          "greedy layer-wise pretraining of the stack before --max-iter epochs of "
+          "fine-tuning"),
+    Param("pretraining_iter", None, Spec("int", low=1, optional=True),
+          "epochs per pretraining phase", int, default_text="--max-iter"),
+    Param("precision", "32", Spec("choice", PRECISIONS),
+          "'bf16-mixed' runs forward passes in bfloat16"),
+    Param("device", "cpu", Spec("str"), "'cpu', 'cuda', 'cuda:N' or 'auto'", resumable=True),
+    Param("random_state", None, Spec("seed"), "seed, for a reproducible run", int),
+    Param("verbose", 0, Spec("int", low=0), "progress output", "skip", resumable=True),
+)
+
+PARAMS_BY_NAME = {param.name: param for param in AUTOENCODER_PARAMS}
+
+
+def cli_params() -> tuple[Param, ...]:
+    """The parameters that are ``codings fit`` flags."""
+    return tuple(p for p in AUTOENCODER_PARAMS if p.cli != "skip")
+
+
+def validate(owner: str, values: dict[str, Any]) -> None:
+    """Check each parameter against its spec, then the rules that join two of them."""
+    for param in AUTOENCODER_PARAMS:
+        param.spec.check(owner, param.name, values[param.name])
+    if values["loss"] == "bce" and values["output_activation"] not in {"identity", "sigmoid"}:
+        raise param_error(owner, "output_activation",
+                          "'identity' or 'sigmoid' with loss='bce' (the decoder outputs "
+                          "logits and the sigmoid is applied for you)",
+                          values["output_activation"])
+    if values["max_iter"] == 0 and values["pretraining"] is None:
+        raise param_error(owner, "max_iter", "an int >= 1 (0 only with pretraining, to skip "
+                          "fine-tuning)", values["max_iter"])
+    if values["resume"] and values["checkpoint_dir"] is None:
+        raise param_error(owner, "resume", "False unless checkpoint_dir is set (there is "
+                          "nowhere to resume from)", values["resume"])

@@ -1,0 +1,80 @@
+"""The one parameter table: the signature, the docstring, validation and the CLI read it."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+
+from codings import AutoEncoder
+from codings._params import AUTOENCODER_PARAMS, PARAMS_BY_NAME, cli_params
+from codings.cli.parser import build_parser, estimator_kwargs
+from codings.exceptions import InvalidInputError
+
+
+def test_signature_is_the_table() -> None:
+    parameters = inspect.signature(AutoEncoder).parameters
+    assert list(parameters) == [p.name for p in AUTOENCODER_PARAMS]
+    for param in AUTOENCODER_PARAMS:
+        assert parameters[param.name].default == param.default, param.name
+
+
+def test_every_parameter_is_documented() -> None:
+    doc = AutoEncoder.__doc__ or ""
+    for param in AUTOENCODER_PARAMS:
+        assert f"\n    {param.name}" in doc or f", {param.name}" in doc, param.name
+
+
+def test_every_cli_flag_is_a_parameter_and_parses_back() -> None:
+    parser = build_parser()
+    args = parser.parse_args(["fit", "--learning-rate", "0.05", "--batch-size", "full",
+                              "--hidden-layer-sizes", "8,4", "--no-early-stopping",
+                              "--random-state", "3"])
+    assert estimator_kwargs(args) == {"learning_rate": 0.05, "batch_size": None,
+                                      "hidden_layer_sizes": (8, 4), "early_stopping": False,
+                                      "random_state": 3}
+    help_text = parser._subparsers._group_actions[0].choices["fit"].format_help()
+    for param in cli_params():
+        assert param.option in help_text, param.option
+    assert "--encoder" not in help_text and "--verbose" not in help_text
+
+
+def test_module_constants_come_from_the_table() -> None:
+    from codings import _params
+    from codings.nn.layers import ACTIVATIONS, INITS
+    from codings.training.layerwise import PRETRAINING
+    from codings.training.losses import LOSSES
+
+    assert tuple(ACTIVATIONS) == _params.ACTIVATIONS
+    assert INITS is _params.INITS and LOSSES is _params.LOSSES
+    assert PRETRAINING is _params.PRETRAINING
+
+
+@pytest.mark.parametrize("name", [p.name for p in AUTOENCODER_PARAMS
+                                  if p.spec.kind in {"int", "float", "choice"}])
+def test_each_checked_parameter_refuses_a_bad_value_by_name(name: str, small_data) -> None:
+    param = PARAMS_BY_NAME[name]
+    bad = "not-a-choice" if param.spec.kind == "choice" else -1e9
+    with pytest.raises(InvalidInputError, match=f"'{name}' parameter of AutoEncoder"):
+        AutoEncoder(**{name: bad}).fit(small_data)
+
+
+@pytest.mark.parametrize("value", ["abc", 2**64, -1, 1.5, True])
+def test_random_state_refuses_anything_but_a_seed(value, small_data) -> None:
+    with pytest.raises(InvalidInputError, match="'random_state' parameter"):
+        AutoEncoder(max_iter=1, random_state=value).fit(small_data)
+
+
+@pytest.mark.parametrize("value", [None, 0, 2**32 - 1])
+def test_random_state_accepts_numpys_seed_range(value, small_data) -> None:
+    import numpy as np
+
+    AutoEncoder(max_iter=1, random_state=value).fit(small_data)
+    AutoEncoder(max_iter=1, random_state=np.random.RandomState(0)).fit(small_data)
+    AutoEncoder(max_iter=1, random_state=np.random.default_rng(0)).fit(small_data)
+
+
+@pytest.mark.parametrize("device", ["tpu", "banana", "cuda:x"])
+def test_unknown_device_gets_one_line(device, small_data) -> None:
+    with pytest.raises(InvalidInputError, match="device"):
+        AutoEncoder(max_iter=1, device=device).fit(small_data)
