@@ -3,5 +3,6 @@
 from codings.datasets._embedded import load_demo_3d, load_digits, load_faces
 from codings.datasets._files import load_array
 from codings.datasets.scaling import SCALES, Scaling
+from codings.datasets.windows import sliding_windows as sliding_windows
 
 __all__ = ["SCALES", "Scaling", "load_array", "load_demo_3d", "load_digits", "load_faces"]
