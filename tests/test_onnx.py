@@ -170,21 +170,23 @@ def test_estimator_method_writes_the_same_files(tmp_path):
     np.testing.assert_allclose(z, ae.transform(X[:3]), atol=TOLERANCE)
 
 
-def test_a_cli_model_exports_with_its_scaling(tmp_path):
-    import onnxruntime as ort
+@pytest.mark.parametrize("scaler", ["standard", "minmax-clip", "maxabs"])
+def test_a_scaled_model_exports_its_scalers(tmp_path, scaler):
+    """The files take raw rows and return raw units, like the loaded ScaledAutoEncoder."""
+    from sklearn.preprocessing import MaxAbsScaler, MinMaxScaler, StandardScaler
 
-    from codings.datasets import Scaling
+    from codings import ScaledAutoEncoder, load
 
-    X = np.random.default_rng(0).random((60, 6)) * 40 + 5
-    scaling = Scaling.fit(X, "standard")
-    ae = AutoEncoder(n_components=2, hidden_layer_sizes=(4,), max_iter=3,
-                     random_state=0).fit(scaling.transform(X))
-    ae.preprocessing_ = scaling
-    paths = export_onnx(ae, tmp_path)
-    encoder = ort.InferenceSession(str(paths["encoder"]))
-    decoder = ort.InferenceSession(str(paths["decoder"]))
-    Z = encoder.run(None, {"x": X.astype(np.float32)})[0]
-    np.testing.assert_allclose(Z, ae.transform(scaling.transform(X)), atol=1e-4)
-    X_hat = decoder.run(None, {"z": Z})[0]
-    np.testing.assert_allclose(X_hat, scaling.inverse_transform(ae.inverse_transform(Z)),
-                               rtol=1e-4, atol=1e-3)
+    step = {"standard": StandardScaler(), "minmax-clip": MinMaxScaler((-1, 1), clip=True),
+            "maxabs": MaxAbsScaler()}[scaler]
+    X = (np.random.default_rng(0).random((60, 6)) * 40 + 5).astype(np.float32)
+    model = ScaledAutoEncoder([("scaler", step), ("autoencoder", AutoEncoder(
+        n_components=2, hidden_layer_sizes=(4,), max_iter=3, random_state=0))]).fit(X)
+    model.save(tmp_path / "model.safetensors")
+    loaded = load(tmp_path / "model.safetensors")
+    paths = export_onnx(loaded, tmp_path)
+    (Z,) = _session(paths["encoder"]).run(None, {"x": X})
+    np.testing.assert_allclose(Z, loaded.transform(X), rtol=1e-5, atol=1e-5)
+    (X_hat,) = _session(paths["decoder"]).run(None, {"z": Z})
+    np.testing.assert_allclose(X_hat, loaded.inverse_transform(Z), rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(X_hat, loaded.reconstruct(X), rtol=1e-5, atol=1e-4)

@@ -13,8 +13,8 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from codings import AutoEncoder, ModelFileError, load
-from codings.datasets import Scaling
+from codings import AutoEncoder, ModelFileError, ScaledAutoEncoder, load, save
+from codings._fileio import parse_container, write_container
 from codings.estimators import persistence
 
 
@@ -47,7 +47,8 @@ def test_file_is_plain_safetensors_with_a_json_header(saved):
         names = set(handle.keys())
     assert header["format_version"] == persistence.FORMAT_VERSION
     assert header["params"]["hidden_layer_sizes"] == [4]
-    assert header["n_features_in"] == 6 and len(header["tensor_sha256"]) == 64
+    assert header["n_features_in"] == 6 and len(header["sha256"]) == 64
+    assert header["preprocessing"] is None and header["offset"] is None
     assert "encoder.0.weight" in names
 
 
@@ -57,16 +58,17 @@ def test_save_writes_exactly_the_path_given(fitted, tmp_path):
     assert path.exists() and sorted(p.name for p in path.parent.iterdir()) == ["no_extension"]
 
 
-def test_preprocessing_is_recorded(fitted, tmp_path):
+def test_a_saved_pipeline_loads_as_a_scaled_autoencoder(fitted, tmp_path):
+    from sklearn.preprocessing import StandardScaler
+
     ae, X = fitted
-    ae.preprocessing_ = Scaling.fit(X, "standard")
-    try:
-        ae.save(tmp_path / "m.safetensors")
-    finally:
-        del ae.preprocessing_
+    model = ScaledAutoEncoder([("standardscaler", StandardScaler().fit(X)),
+                               ("autoencoder", ae)])
+    save(model, tmp_path / "m.safetensors")
     same = load(tmp_path / "m.safetensors")
-    assert same.preprocessing_.kind == "standard"
-    np.testing.assert_allclose(same.preprocessing_.offset, X.mean(axis=0))
+    assert isinstance(same, ScaledAutoEncoder)
+    np.testing.assert_array_equal(same[0].mean_, X.mean(axis=0))
+    np.testing.assert_array_equal(same.transform(X), model.transform(X))
 
 
 def test_a_failed_save_keeps_the_previous_file(fitted, saved, monkeypatch):
@@ -92,7 +94,7 @@ def _flip_last_byte(path: Path) -> None:
     (lambda p: p.write_bytes(b""), r"is empty \(0 bytes\)"),
     (lambda p: p.write_bytes(p.read_bytes()[:-10]), r"truncated or corrupted"),
     (lambda p: p.write_bytes(p.read_bytes()[:20]), r"truncated or corrupted|not a safetensors"),
-    (_flip_last_byte, r"corrupted: its weights do not match the sha256"),
+    (_flip_last_byte, r"corrupted: its header or weights do not match the sha256"),
     (lambda p: p.write_bytes(b"GIF89a" + b"\0" * 100), r"not a safetensors file"),
     (lambda p: p.unlink(), r"Model file not found"),
 ])
@@ -110,20 +112,25 @@ def test_foreign_safetensors_file_is_named_as_such(tmp_path):
         load(path)
 
 
+def resigned(saved: Path, path: Path, change) -> Path:
+    """A copy of ``saved`` with its header changed by ``change`` and a valid digest: what
+    a newer or buggy writer could produce, so the schema (not the digest) must refuse it."""
+    tensors, header = parse_container(saved, key="codings", what="model file")
+    change(header)
+    write_container(path, tensors, header, key="codings")
+    return path
+
+
 def test_newer_format_version_asks_for_an_upgrade(saved, tmp_path):
-    tensors, header = persistence._read(saved)
-    header["format_version"] = persistence.FORMAT_VERSION + 1
-    path = tmp_path / "newer.safetensors"
-    save_file(tensors, str(path), metadata={"codings": json.dumps(header)})
+    path = resigned(saved, tmp_path / "newer.safetensors",
+                    lambda h: h.update(format_version=persistence.FORMAT_VERSION + 1))
     with pytest.raises(ModelFileError, match="newer than this codings"):
         load(path)
 
 
 def test_weights_that_do_not_fit_the_architecture(saved, tmp_path):
-    tensors, header = persistence._read(saved)
-    header["params"]["hidden_layer_sizes"] = [5]
-    path = tmp_path / "mismatch.safetensors"
-    save_file(tensors, str(path), metadata={"codings": json.dumps(header)})
+    path = resigned(saved, tmp_path / "mismatch.safetensors",
+                    lambda h: h["params"].update(hidden_layer_sizes=[5]))
     with pytest.raises(ModelFileError, match="do not fit the architecture"):
         load(path)
 

@@ -18,6 +18,8 @@ _EXPORTS = {
     "Adversarial": "codings.constraints",
     "CodingNoise": "codings.constraints",
     "load": "codings.estimators",
+    "save": "codings.estimators.persistence",
+    "ScaledAutoEncoder": "codings.estimators.scaled",
     "Constraint": "codings.constraints",
     "Contractive": "codings.constraints",
     "Denoising": "codings.constraints",
@@ -47,6 +49,8 @@ if TYPE_CHECKING:
         WinnerTakeAll,
     )
     from codings.estimators import AnomalyDetector, AutoEncoder, EncoderClassifier, load
+    from codings.estimators.persistence import save
+    from codings.estimators.scaled import ScaledAutoEncoder
     from codings.exceptions import CodingsError, InvalidInputError, ModelFileError
 
 

@@ -267,13 +267,15 @@ def parse_json(text: str | bytes, path: Path, what: str, max_depth: int = MAX_JS
 
 def json_depth(document: Any) -> int:
     """Nesting depth of a parsed JSON value, computed without recursion."""
+    if not isinstance(document, dict | list):
+        return 0
     deepest, stack = 0, [(document, 1)]
     while stack:
         value, depth = stack.pop()
-        if isinstance(value, dict | list):
-            deepest = max(deepest, depth)
-            children = value.values() if isinstance(value, dict) else value
-            stack.extend((child, depth + 1) for child in children)
+        deepest = max(deepest, depth)
+        children = value.values() if isinstance(value, dict) else value
+        stack.extend((child, depth + 1) for child in children
+                     if isinstance(child, dict | list))
     return deepest
 
 
@@ -353,9 +355,8 @@ def _tensor_entries(document: dict[str, Any], data_size: int, path: Path,
                                  f"starts at byte {begin} of the data, expected {position}).")
         position = end
     if position != data_size:
-        state = "truncated" if position > data_size else "corrupted"
-        raise ModelFileError(f"Cannot load {path}: {state} (its tensors declare {position} "
-                             f"bytes of data, the file holds {data_size}).")
+        raise ModelFileError(f"Cannot load {path}: truncated or corrupted (its tensors declare "
+                             f"{position} bytes of data, the file holds {data_size}).")
     return entries
 
 

@@ -5,7 +5,10 @@
 ``x_hat`` exactly as ``inverse_transform`` does (with the sigmoid when ``loss="bce"``). A model
 fitted on image arrays takes and returns images of the fitted shape. The batch dimension is
 dynamic and named ``batch``; the weights live inside each file (no ``.data`` side file), and
-the computation is float32.
+the computation is float32. For a :class:`~codings.ScaledAutoEncoder` (a model trained with
+input scaling) the encoder takes raw rows and the decoder returns raw units: the fitted
+scalers are part of the graphs, so the files compute what ``codings encode`` and ``codings
+decode`` write.
 
 The export runs ``torch.onnx.export(..., dynamo=True)``, which needs the ``onnx`` and
 ``onnxscript`` packages (``pip install codings[onnx]``, which adds ``onnxruntime`` to run the
@@ -21,7 +24,7 @@ import logging
 import os
 import re
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +33,7 @@ from sklearn.utils.validation import check_is_fitted
 from torch import Tensor, nn
 
 from codings._fileio import atomic_write_bytes
+from codings.estimators._scalers import split_model
 from codings.exceptions import InvalidInputError
 from codings.nn.module import AutoEncoderModule
 
@@ -38,50 +42,82 @@ _INSTALL_HINT = "pip install codings[onnx]"
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
-def _scaling_tensors(scaling: Any) -> tuple[Tensor, Tensor] | None:
-    if scaling is None:
-        return None
-    return (torch.as_tensor(scaling.offset, dtype=torch.float32),
-            torch.as_tensor(scaling.scale, dtype=torch.float32))
+_OPS: dict[str, Callable[[Tensor, Tensor], Tensor]] = {
+    "sub": torch.sub, "add": torch.add, "mul": torch.mul, "div": torch.div}
+
+
+class ScalerGraph(nn.Module):
+    """A fitted scikit-learn scaler (or its inverse) as float32 tensor arithmetic, in the
+    order of operations scikit-learn uses."""
+
+    def __init__(self, step: Any, inverse: bool) -> None:
+        super().__init__()
+        kind = type(step).__name__
+        self.ops: list[tuple[str, Tensor]] = []
+        if kind == "StandardScaler":
+            shift = [("sub", step.mean_)] if step.with_mean else []
+            scale = [("div", step.scale_)] if step.with_std else []
+            forward = shift + scale
+            backward = [("mul", step.scale_)] * bool(scale) + [("add", step.mean_)] * bool(
+                shift)
+        elif kind == "MinMaxScaler":
+            forward = [("mul", step.scale_), ("add", step.min_)]
+            backward = [("sub", step.min_), ("div", step.scale_)]
+        else:  # MaxAbsScaler
+            forward, backward = [("div", step.scale_)], [("mul", step.scale_)]
+        self.ops = [(op, torch.as_tensor(value, dtype=torch.float32))
+                    for op, value in (backward if inverse else forward)]
+        clip = getattr(step, "clip", False) and not inverse
+        self.clip = (tuple(float(v) for v in step.feature_range) if kind == "MinMaxScaler"
+                     else (-1.0, 1.0)) if clip else None
+
+    def forward(self, x: Tensor) -> Tensor:
+        for op, value in self.ops:
+            x = _OPS[op](x, value)
+        if self.clip is not None:
+            x = x.clamp(self.clip[0], self.clip[1])
+        return x
 
 
 class EncoderGraph(nn.Module):
-    """``x -> module.encode(x).z`` in eval mode: what ``transform`` computes, after the
-    recorded input scaling when there is one (what ``codings encode`` computes)."""
+    """``x -> scalers -> module.encode(x).z`` in eval mode: what ``transform`` computes on
+    raw rows (what ``codings encode`` computes)."""
 
     def __init__(self, module: AutoEncoderModule, input_shape: tuple[int, ...] | None,
-                 scaling: tuple[Tensor, Tensor] | None = None) -> None:
+                 scalers: Sequence[Any] = ()) -> None:
         super().__init__()
         self.module = module
         self.input_shape = input_shape
-        self.scaling = scaling
+        self.scalers = nn.ModuleList(ScalerGraph(step, inverse=False) for step in scalers)
 
     def forward(self, x: Tensor) -> Tensor:
         if self.input_shape is not None:
             x = x.flatten(1)
-        if self.scaling is not None:
-            x = (x - self.scaling[0]) / self.scaling[1]
+        for scaler in self.scalers:
+            x = scaler(x)
         return self.module.encode(x).z
 
 
 class DecoderGraph(nn.Module):
-    """``z -> module.decode(z)`` plus the output transform: what ``inverse_transform`` does."""
+    """``z -> module.decode(z)``, the output transform, then the scalers' inverses: what
+    ``inverse_transform`` returns in raw units."""
 
     def __init__(self, module: AutoEncoderModule, sigmoid: bool,
-                 output_shape: tuple[int, ...] | None,
-                 scaling: tuple[Tensor, Tensor] | None = None) -> None:
+                 output_shape: tuple[int, ...] | None, scalers: Sequence[Any] = ()) -> None:
         super().__init__()
         self.module = module
         self.sigmoid = sigmoid
         self.output_shape = output_shape
-        self.scaling = scaling
+        self.scalers = nn.ModuleList(ScalerGraph(step, inverse=True)
+                                     for step in reversed(scalers))
 
     def forward(self, z: Tensor) -> Tensor:
         x_hat = self.module.decode(z)
         if self.sigmoid:
             x_hat = torch.sigmoid(x_hat)
-        if self.scaling is not None:
-            x_hat = x_hat * self.scaling[1] + self.scaling[0]
+        x_hat = x_hat.flatten(1)
+        for scaler in self.scalers:
+            x_hat = scaler(x_hat)
         if self.output_shape is not None:
             x_hat = x_hat.unflatten(1, self.output_shape)
         return x_hat
@@ -94,17 +130,18 @@ def export_onnx(estimator: Any, directory: str | os.PathLike[str], *,
 
     Parameters
     ----------
-    estimator : AutoEncoder
+    estimator : AutoEncoder or ScaledAutoEncoder
         A fitted estimator (MLP, conv, or your own modules where ``torch.export`` can trace
-        them).
+        them), or one behind its scalers (what :func:`codings.load` returns for a model
+        trained with scaling).
     directory : str or path
         Created if missing; existing files of the same names are replaced atomically.
     opset : int, optional
         ONNX opset version; None uses the exporter's default.
     include_preprocessing : bool, default=True
-        A model trained by the CLI records its input scaling (``preprocessing_``): the
-        encoder then scales raw inputs and the decoder returns data in the original scale,
-        as ``codings encode`` and ``codings decode`` do.
+        For a ``ScaledAutoEncoder``: the encoder takes raw rows (it scales them first) and
+        the decoder returns raw units, as ``codings encode`` and ``codings decode`` do.
+        False exports the autoencoder alone (scaled units in and out).
 
     Returns
     -------
@@ -121,18 +158,20 @@ def export_onnx(estimator: Any, directory: str | os.PathLike[str], *,
         When a module cannot be exported (for example Python control flow that depends on
         the data in your own encoder).
     """
-    check_is_fitted(estimator)
+    autoencoder, steps = split_model(estimator)
+    check_is_fitted(autoencoder)
+    for _, step in steps:
+        check_is_fitted(step)
     _check_packages()
-    module = copy.deepcopy(estimator.module_).cpu().float().eval()
-    shape = getattr(estimator, "input_shape_", None)
+    module = copy.deepcopy(autoencoder.module_).cpu().float().eval()
+    shape = getattr(autoencoder, "input_shape_", None)
     shape = tuple(int(s) for s in shape) if shape else None
-    scaling = _scaling_tensors(getattr(estimator, "preprocessing_", None)
-                               if include_preprocessing else None)
+    scalers = [step for _, step in steps] if include_preprocessing else []
     graphs = {
-        "encoder": (EncoderGraph(module, shape, scaling),
-                    shape or (int(estimator.n_features_in_),), "x", "z"),
-        "decoder": (DecoderGraph(module, estimator.loss == "bce", shape, scaling),
-                    (int(estimator.n_components),), "z", "x_hat"),
+        "encoder": (EncoderGraph(module, shape, scalers),
+                    shape or (int(autoencoder.n_features_in_),), "x", "z"),
+        "decoder": (DecoderGraph(module, autoencoder.loss == "bce", shape, scalers),
+                    (int(autoencoder.n_components),), "z", "x_hat"),
     }
     # Both exported before either is written: a failure leaves no half-exported pair.
     payloads = {name: _export(graph.eval(), torch.zeros(_EXAMPLE_BATCH, *sample_shape),

@@ -1,34 +1,72 @@
-"""Model files: one safetensors file, weights plus a JSON header, never pickle.
+"""Model files: one safetensors container (see :mod:`codings._fileio`), never pickle.
 
-Layout: the tensors are the module's ``state_dict`` (plus ``preprocessing.*`` arrays when
-the CLI scaled the data); the safetensors metadata holds one key, ``"codings"``, whose value
-is a JSON document with the format version, library version, estimator class and
-parameters (constraints as dicts), input shape, history and a sha256 of the tensor bytes.
-safetensors alone loads a flipped byte silently; the digest makes that an error.
+Tensors: the module's ``state_dict``, plus ``preprocessing.<i>.<attribute>`` for the fitted
+arrays of each scaler in front of the autoencoder. Header (JSON under the metadata key
+``"codings"``, its ``sha256`` covering header and tensors)::
+
+    format_version    2
+    library_version   "0.1.0"
+    estimator         "AutoEncoder"
+    params            the estimator's parameters (constraints as dicts; a custom
+                      encoder/decoder as its class name)
+    n_features_in     int
+    feature_names_in  [str] or null            (the raw columns)
+    input_shape       [int] or null            (a model fitted on image arrays)
+    image_shape       [int] or null            (how to draw a flat row as a picture)
+    preprocessing     [scaler entry] or null   (see codings.estimators._scalers)
+    offset            float or null            (an outlier threshold on score_samples)
+    history           {str: [number]}          (NaN allowed: a diverged epoch)
+    n_iter            int
+    stop_reason       str or null
+
+Loading checks the file (regular, sizes, digest), then this schema, then that the
+architecture the header declares has exactly the tensors in the file, using a module built
+on the ``meta`` device (no memory), before anything real is allocated.
 """
 
 from __future__ import annotations
 
-import json
+import math
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from codings._fileio import atomic_write_bytes, tensor_digest
+from codings._fileio import (
+    DIGEST_FIELD,
+    atomic_write_bytes,
+    check_digest,
+    parse_container,
+    run_validator,
+    tensor_digest,
+    write_container,
+)
 from codings._version import __version__
 from codings.constraints.base import constraint_from_dict
-from codings.datasets.scaling import Scaling
+from codings.estimators import _scalers
 from codings.estimators._building import module_class_name
 from codings.exceptions import CodingsError, ModelFileError
 
-FORMAT_VERSION = 1
+__all__ = ["FORMAT_VERSION", "atomic_write_bytes", "estimator_params", "load", "save"]
+
+FORMAT_VERSION = 2
 METADATA_KEY = "codings"
-_PREPROCESSING_PREFIX = "preprocessing."
+WHAT = "model file"
+MAX_SIZE = 2**31  # any one declared size: a layer width, n_components, n_features
+MAX_HISTORY_VALUES = 10**7
+_FIELDS = ("format_version", "library_version", "estimator", "params", "n_features_in",
+           "feature_names_in", "input_shape", "image_shape", "preprocessing", "offset",
+           "history", "n_iter", "stop_reason")
 
 
+class LegacyModelFileWarning(UserWarning):
+    """A model file from format 1, whose digest covers the weights but not the header."""
+
+
+# -- saving -------------------------------------------------------------------------------------
 def _jsonable(value: Any) -> Any:
     if isinstance(value, tuple | list):
         return [_jsonable(v) for v in value]
@@ -42,6 +80,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def estimator_params(estimator: Any) -> dict[str, Any]:
+    """An AutoEncoder's parameters as JSON: constraints as dicts, modules as class names."""
     params = estimator.get_params(deep=False)
     if not (params.get("random_state") is None or isinstance(params["random_state"], int)):
         params["random_state"] = None  # a RandomState object has no stable JSON form
@@ -53,83 +92,57 @@ def estimator_params(estimator: Any) -> dict[str, Any]:
     return {k: _jsonable(v) for k, v in params.items()}
 
 
-def save_model(estimator: Any, path: str | os.PathLike[str]) -> None:
-    from safetensors.torch import save
+def save(model: Any, path: str | os.PathLike[str]) -> None:
+    """Write a fitted model to one safetensors file, atomically; never pickles.
+
+    Parameters
+    ----------
+    model : AutoEncoder, ScaledAutoEncoder or Pipeline
+        A fitted ``AutoEncoder``, or a fitted scikit-learn ``Pipeline`` of
+        ``StandardScaler`` / ``MinMaxScaler`` / ``MaxAbsScaler`` steps ending in one (for
+        example ``make_pipeline(StandardScaler(), AutoEncoder())``).
+    path : path-like
+        Written exactly as given (no extension is added).
+    """
     from sklearn.utils.validation import check_is_fitted
 
-    check_is_fitted(estimator)
+    autoencoder, steps = _scalers.split_model(model)
+    check_is_fitted(autoencoder)
     tensors = {k: v.detach().cpu().contiguous()
-               for k, v in estimator.module_.state_dict().items()}
-    scaling: Scaling | None = getattr(estimator, "preprocessing_", None)
-    if scaling is not None:
-        tensors[_PREPROCESSING_PREFIX + "offset"] = torch.from_numpy(scaling.offset.copy())
-        tensors[_PREPROCESSING_PREFIX + "scale"] = torch.from_numpy(scaling.scale.copy())
+               for k, v in autoencoder.module_.state_dict().items()}
+    entries = []
+    for index, (name, step) in enumerate(steps):
+        entry, arrays = _scalers.scaler_state(name, step, index)
+        entries.append(entry)
+        tensors.update(arrays)
+    first = steps[0][1] if steps else autoencoder
+    names = getattr(first, "feature_names_in_", None)
+    offset = getattr(autoencoder, "offset_", None)
     header = {
         "format_version": FORMAT_VERSION,
         "library_version": __version__,
-        "estimator": type(estimator).__name__,
-        "params": estimator_params(estimator),
-        "n_features_in": int(estimator.n_features_in_),
-        "feature_names_in": _jsonable(list(getattr(estimator, "feature_names_in_", []))) or None,
-        "input_shape": _jsonable(getattr(estimator, "input_shape_", None)),
-        "image_shape": _jsonable(getattr(estimator, "image_shape_", None)),
-        "preprocessing": {"kind": scaling.kind} if scaling is not None else None,
-        "history": estimator.history_,
-        "n_iter": int(estimator.n_iter_),
-        "stop_reason": getattr(estimator, "stop_reason_", None),
-        "tensor_sha256": tensor_digest(tensors),
+        "estimator": type(autoencoder).__name__,
+        "params": estimator_params(autoencoder),
+        "n_features_in": int(first.n_features_in_),
+        "feature_names_in": _jsonable(list(names)) if names is not None else None,
+        "input_shape": _jsonable(getattr(autoencoder, "input_shape_", None)),
+        "image_shape": _jsonable(getattr(autoencoder, "image_shape_", None)),
+        "preprocessing": entries or None,
+        "offset": float(offset) if offset is not None else None,
+        "history": _jsonable(autoencoder.history_),
+        "n_iter": int(autoencoder.n_iter_),
+        "stop_reason": getattr(autoencoder, "stop_reason_", None),
     }
-    payload = save(tensors, metadata={METADATA_KEY: json.dumps(header)})
-    atomic_write_bytes(Path(path), payload)
+    write_container(Path(path), tensors, header, key=METADATA_KEY)
 
 
-def _read(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    from safetensors import SafetensorError
-    from safetensors.torch import load
-
-    if not path.exists():
-        raise ModelFileError(f"Model file not found: {path}")
-    if path.is_dir():
-        raise ModelFileError(f"Expected a model file but {path} is a directory.")
-    raw = path.read_bytes()
-    if not raw:
-        raise ModelFileError(f"{path} is empty (0 bytes): not a codings model file.")
-    try:
-        tensors = load(raw)
-    except SafetensorError as exc:
-        reason = str(exc).split("header:", 1)[-1].strip()
-        kind = ("truncated or corrupted" if "incomplete" in reason or "length" in reason
-                else "not a safetensors file (pickles and other formats are never loaded)")
-        raise ModelFileError(f"Cannot load {path}: {kind} ({reason}).") from exc
-    # load() has validated the header, so this slice is well formed JSON.
-    header_length = int.from_bytes(raw[:8], "little")
-    metadata = json.loads(raw[8:8 + header_length]).get("__metadata__") or {}
-    if METADATA_KEY not in metadata:
-        raise ModelFileError(f"{path} is a safetensors file but not a codings model "
-                             "(no 'codings' header): it was written by another library.")
-    try:
-        header = json.loads(metadata[METADATA_KEY])
-    except json.JSONDecodeError as exc:
-        raise ModelFileError(f"{path} has a corrupted codings header: {exc}") from exc
-    return tensors, header
+save_model = save  # the name AutoEncoder.save imports
 
 
-def _check_header(path: Path, header: dict[str, Any], tensors: dict[str, torch.Tensor]) -> None:
-    version = header.get("format_version")
-    if not isinstance(version, int):
-        raise ModelFileError(f"{path} has no valid format_version in its header.")
-    if version > FORMAT_VERSION:
-        raise ModelFileError(
-            f"{path} uses model format {version}, newer than this codings {__version__} reads "
-            f"(format {FORMAT_VERSION}); upgrade codings to load it.")
-    if tensor_digest(tensors) != header.get("tensor_sha256"):
-        raise ModelFileError(f"{path} is corrupted: its weights do not match the sha256 "
-                             "recorded when it was saved.")
-
-
+# -- loading ------------------------------------------------------------------------------------
 def load(path: str | os.PathLike[str], *, encoder: torch.nn.Module | None = None,
          decoder: torch.nn.Module | None = None) -> Any:
-    """Load a model saved with ``save``; never unpickles.
+    """Load a model saved with :func:`save`; never unpickles.
 
     Parameters
     ----------
@@ -138,36 +151,210 @@ def load(path: str | os.PathLike[str], *, encoder: torch.nn.Module | None = None
         For a model built on your own modules: instances of the same classes (their
         weights are replaced by the saved ones). Code is never read from the file.
 
+    Returns
+    -------
+    model : AutoEncoder or ScaledAutoEncoder
+        The fitted ``AutoEncoder`` when the model was trained on data as given; a
+        :class:`~codings.ScaledAutoEncoder` (a scikit-learn ``Pipeline``: the saved scalers,
+        then the ``AutoEncoder`` as step ``"autoencoder"``) when it was trained with input
+        scaling (``codings fit --scale``, or a saved ``Pipeline``). Either way every method
+        takes and returns raw rows, exactly as ``codings encode/reconstruct/score`` do.
+
     Raises
     ------
     ModelFileError
-        If the file is missing, empty, truncated, corrupted, foreign, from a newer format, or
-        its weights do not fit the architecture its header describes.
+        If the file is missing, not a regular file, empty, truncated, oversized, corrupted
+        (its header or weights changed), foreign, from a newer format, or its header fails
+        the schema or declares an architecture its weights do not fit; the message names
+        the file and the problem.
     """
-    from codings.estimators.autoencoder import AutoEncoder
-
     p = Path(path)
-    tensors, header = _read(p)
-    _check_header(p, header, tensors)
-    classes = {"AutoEncoder": AutoEncoder}
-    cls = classes.get(header.get("estimator", ""))
-    if cls is None:
-        raise ModelFileError(f"{p} holds an unknown estimator {header.get('estimator')!r}.")
-    modules = _custom_modules(p, header, encoder, decoder)
+    tensors, header = parse_container(p, key=METADATA_KEY, what=WHAT)
+    header = _verified(p, header, tensors)
+    modules = {"encoder": encoder, "decoder": decoder}
+    run_validator(p, lambda h: check_header(h, tensors), header, WHAT)
+    _check_custom_modules(p, header, modules)
     try:
-        estimator = _rebuild(cls, header, tensors, modules)
+        return _rebuild(header, tensors, modules)
     except CodingsError as exc:
         raise ModelFileError(f"Cannot rebuild the model in {p}: {exc}") from exc
     except (RuntimeError, KeyError, TypeError, ValueError) as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelFileError(f"The weights in {p} do not fit the architecture its header "
                              f"describes: {first_line}") from exc
-    return estimator
 
 
-def _custom_modules(path: Path, header: dict[str, Any], encoder: torch.nn.Module | None,
-                    decoder: torch.nn.Module | None) -> dict[str, torch.nn.Module | None]:
-    modules = {"encoder": encoder, "decoder": decoder}
+def _verified(path: Path, header: dict[str, Any], tensors: dict[str, torch.Tensor],
+              ) -> dict[str, Any]:
+    """The header without its digest, once the version is known and the digest checks."""
+    version = header.get("format_version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ModelFileError(f"{path} has no valid format_version in its header.")
+    if version > FORMAT_VERSION:
+        raise ModelFileError(
+            f"{path} uses model format {version}, newer than this codings {__version__} reads "
+            f"(format {FORMAT_VERSION}); upgrade codings to load it.")
+    if version == 1:
+        return _from_format_1(path, header, tensors)
+    check_digest(path, header, tensors, WHAT)
+    return {k: v for k, v in header.items() if k != DIGEST_FIELD}
+
+
+def _from_format_1(path: Path, header: dict[str, Any], tensors: dict[str, torch.Tensor],
+                   ) -> dict[str, Any]:
+    """A format-1 file as a format-2 header: its ``(x - offset) / scale`` scaling becomes the
+    StandardScaler that computes exactly that. Its digest covers the weights only, so it
+    loads with a warning."""
+    if DIGEST_FIELD in header or tensor_digest(tensors) != header.get("tensor_sha256"):
+        raise ModelFileError(f"{path} is corrupted: its weights do not match the sha256 "
+                             "recorded when it was saved.")
+    warnings.warn(f"{path} was saved by an older codings (model format 1), whose digest "
+                  "does not cover the header, so a damaged header cannot be detected; save "
+                  "it again to protect it.", LegacyModelFileWarning, stacklevel=3)
+    converted = {k: v for k, v in header.items() if k != "tensor_sha256"}
+    converted.update(format_version=FORMAT_VERSION, offset=None, preprocessing=None)
+    old = header.get("preprocessing")
+    if isinstance(old, dict) and old.get("kind") != "none":
+        offset, scale = (tensors.pop(f"{_scalers.PREFIX}{k}", None) for k in ("offset", "scale"))
+        if offset is None or scale is None:
+            raise ModelFileError(f"{path} records a scaling but not its arrays.")
+        tensors.update({f"{_scalers.PREFIX}0.mean_": offset, f"{_scalers.PREFIX}0.scale_": scale,
+                        f"{_scalers.PREFIX}0.var_": scale * scale})
+        converted["preprocessing"] = [{
+            "name": "standardscaler", "class": "StandardScaler",
+            "params": {"copy": True, "with_mean": True, "with_std": True},
+            "n_features_in": header.get("n_features_in"), "n_samples_seen": 1,
+            "arrays": ["mean_", "scale_", "var_"]}]
+    return converted
+
+
+# -- the schema ---------------------------------------------------------------------------------
+def _is_int(value: Any, low: int = 0, high: int = MAX_SIZE) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def _is_shape(value: Any) -> bool:
+    return (isinstance(value, list) and 1 <= len(value) <= 4
+            and all(_is_int(v, 1) for v in value) and math.prod(value) <= MAX_SIZE)
+
+
+def _is_short_str(value: Any) -> bool:
+    return isinstance(value, str) and len(value) <= 256
+
+
+def _problem(name: str, value: Any, n_features: Any) -> str | None:
+    """What is wrong with one top-level field, or None."""
+    def shaped(v: Any) -> bool:
+        return v is None or (_is_shape(v) and math.prod(v) == n_features)
+
+    checks: dict[str, tuple[Any, str]] = {
+        "format_version": (lambda v: _is_int(v, 1), "an integer"),
+        "library_version": (_is_short_str, "a string"),
+        "estimator": (lambda v: v == "AutoEncoder", "'AutoEncoder'"),
+        "params": (lambda v: isinstance(v, dict), "an object"),
+        "n_features_in": (lambda v: _is_int(v, 1), f"an integer in [1, {MAX_SIZE}]"),
+        "feature_names_in": (lambda v: v is None or (
+            isinstance(v, list) and len(v) == n_features and all(map(_is_short_str, v))),
+            "null or one name per feature"),
+        "input_shape": (shaped, "null or a shape whose product is n_features_in"),
+        "image_shape": (shaped, "null or a shape whose product is n_features_in"),
+        "preprocessing": (lambda v: v is None or (isinstance(v, list) and 0 < len(v) <= 8),
+                          "null or a list of 1-8 scalers"),
+        "offset": (lambda v: v is None or (isinstance(v, int | float) and not isinstance(
+            v, bool) and math.isfinite(v)), "null or a finite number"),
+        "history": (_is_history, "an object of lists of numbers"),
+        "n_iter": (_is_int, "a non-negative integer"),
+        "stop_reason": (lambda v: v is None or _is_short_str(v), "null or a string"),
+    }
+    check, expected = checks[name]
+    return None if check(value) else f"must be {expected}, not {_describe(value)}"
+
+
+def _describe(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _is_history(value: Any) -> bool:
+    if not isinstance(value, dict):
+        return False
+    lists = list(value.values())
+    return (all(isinstance(v, list) for v in lists)
+            and sum(len(v) for v in lists) <= MAX_HISTORY_VALUES
+            and all((isinstance(x, int | float) and not isinstance(x, bool)) or x is None
+                    for v in lists for x in v))
+
+
+def check_header(header: dict[str, Any], tensors: dict[str, torch.Tensor]) -> None:
+    """Raise ValueError naming the first field of a model header that cannot be used."""
+    missing = [name for name in _FIELDS if name not in header]
+    unknown = sorted(set(header) - set(_FIELDS))
+    if missing or unknown:
+        raise ValueError(f"missing field(s) {missing}" if missing
+                         else f"unknown field(s) {unknown}")
+    for name in _FIELDS:
+        problem = _problem(name, header[name], header["n_features_in"])
+        if problem:
+            raise ValueError(f"{name!r} {problem}")
+    _check_params(header["params"], _module_size(tensors), header["n_features_in"])
+    for index, entry in enumerate(header["preprocessing"] or []):
+        _scalers.check_scaler_entry(entry, index, header["n_features_in"], tensors)
+    names = [e["name"] for e in header["preprocessing"] or []]
+    if len(set(names)) != len(names) or not all(
+            n and "__" not in n and n != "autoencoder" and _is_short_str(n) for n in names):
+        raise ValueError("'preprocessing' step names must be distinct, non-empty, without "
+                         "'__' and not 'autoencoder'")
+    expected = {f"{_scalers.PREFIX}{i}.{a}" for i, e in enumerate(header["preprocessing"] or [])
+                for a in e["arrays"]}
+    extra = {k for k in tensors if k.startswith(_scalers.PREFIX)} - expected
+    if extra:
+        raise ValueError(f"unexpected preprocessing tensors {sorted(extra)[:3]}")
+
+
+def _module_size(tensors: dict[str, torch.Tensor]) -> int:
+    return sum(t.numel() for k, t in tensors.items() if not k.startswith(_scalers.PREFIX))
+
+
+def _check_params(params: dict[str, Any], n_weights: int, n_features: int) -> None:
+    """Known names and JSON types; the sizes that decide the architecture are bounded by the
+    weights the file holds, so a tiny file cannot make load allocate a huge network."""
+    from codings.estimators.autoencoder import AutoEncoder
+
+    known = set(AutoEncoder._get_param_names())
+    unknown = sorted(set(params) - known)
+    if unknown:
+        raise ValueError(f"'params' has unknown parameter(s) {unknown} (written by a newer "
+                         "codings?)")
+    for name, value in params.items():
+        if not _is_plain(value, name == "constraints"):
+            raise ValueError(f"'params.{name}' has an unexpected type: {_describe(value)}")
+    custom = params.get("encoder") is not None
+    bound = min(n_weights, MAX_SIZE)
+    sizes = {"n_components": [params.get("n_components", 2)],
+             "hidden_layer_sizes": params.get("hidden_layer_sizes", [100])}
+    for name, values in sizes.items():
+        if not isinstance(values, list) or len(values) > 64 or not all(
+                _is_int(v, 1, MAX_SIZE if custom else bound) for v in values):
+            raise ValueError(f"'params.{name}' must be sizes the file's {n_weights} weights "
+                             f"can hold, not {_describe(values)}")
+    if not custom and params.get("architecture", "mlp") == "mlp" and n_features > bound:
+        raise ValueError(f"'n_features_in' ({n_features}) is more than the file's "
+                         f"{n_weights} weights can connect")
+
+
+def _is_plain(value: Any, constraints: bool) -> bool:
+    scalar = (str, int, float, bool, type(None))
+    if constraints:
+        return isinstance(value, list) and len(value) <= 32 and all(
+            isinstance(c, dict) and len(c) <= 32
+            and all(isinstance(v, scalar) for v in c.values()) for c in value)
+    if isinstance(value, list):
+        return len(value) <= 64 and all(isinstance(v, int | float) for v in value)
+    return isinstance(value, scalar) and not (isinstance(value, str) and len(value) > 256)
+
+
+def _check_custom_modules(path: Path, header: dict[str, Any],
+                          modules: dict[str, torch.nn.Module | None]) -> None:
     for name, given in modules.items():
         expected = header["params"].get(name)
         if expected is None and given is not None:
@@ -177,39 +364,69 @@ def _custom_modules(path: Path, header: dict[str, Any], encoder: torch.nn.Module
                 f"{path} was built on a custom {name} of class {expected}; pass "
                 f"{name}=<an instance of {expected.rsplit('.', 1)[-1]}> to load() "
                 f"(got {module_class_name(given)}). Model files never store code.")
-    return modules
 
 
-def _rebuild(cls: type, header: dict[str, Any], tensors: dict[str, torch.Tensor],
-             modules: dict[str, torch.nn.Module | None]) -> Any:
+# -- rebuilding ---------------------------------------------------------------------------------
+def _estimator(header: dict[str, Any], modules: dict[str, torch.nn.Module | None]) -> Any:
+    from codings.estimators.autoencoder import AutoEncoder
+
     params = dict(header["params"])
     params.update(modules)
-    if params.get("image_shape") is not None:
-        params["image_shape"] = tuple(params["image_shape"])
+    for name in ("image_shape", "hidden_layer_sizes"):
+        if params.get(name) is not None:
+            params[name] = tuple(params[name])
     params["constraints"] = tuple(constraint_from_dict(c) for c in params.get("constraints", []))
-    if "hidden_layer_sizes" in params:
-        params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
-    estimator = cls(**params)
+    estimator = AutoEncoder(**params)
     estimator._validate_params()
-    n_features = int(header["n_features_in"])
-    shape = header.get("input_shape")
+    estimator.constraints_ = tuple(estimator._constraints())
+    shape = header["input_shape"]
     estimator.input_shape_ = tuple(shape) if shape is not None else None
-    if header.get("image_shape") is not None:
+    if header["image_shape"] is not None:
         estimator.image_shape_ = tuple(header["image_shape"])
+    return estimator
+
+
+def _check_architecture(estimator: Any, n_features: int, state: dict[str, torch.Tensor]) -> None:
+    """Build on the meta device (shapes only, no memory) and compare with the file's weights."""
+    with torch.device("meta"):
+        planned = estimator._build_module(n_features, torch.Generator().manual_seed(0), 0)
+    expected = {k: (tuple(v.shape), v.dtype) for k, v in planned.state_dict().items()}
+    found = {k: (tuple(v.shape), v.dtype) for k, v in state.items()}
+    if expected != found:
+        missing = sorted(set(expected) - set(found))
+        unexpected = sorted(set(found) - set(expected))
+        differ = sorted(k for k in set(expected) & set(found) if expected[k] != found[k])
+        detail = (f"missing {missing[:3]}" if missing else f"unexpected {unexpected[:3]}"
+                  if unexpected else f"{differ[0]} is {found[differ[0]][0]}, the header "
+                  f"describes {expected[differ[0]][0]}")
+        raise ValueError(detail)
+
+
+def _rebuild(header: dict[str, Any], tensors: dict[str, torch.Tensor],
+             modules: dict[str, torch.nn.Module | None]) -> Any:
+    estimator = _estimator(header, modules)
+    n_features = int(header["n_features_in"])
+    state = {k: v for k, v in tensors.items() if not k.startswith(_scalers.PREFIX)}
+    _check_architecture(estimator, n_features, state)
     module = estimator._build_module(n_features, torch.Generator().manual_seed(0), 0)
-    state = {k: v for k, v in tensors.items() if not k.startswith(_PREPROCESSING_PREFIX)}
     module.load_state_dict(state, strict=True)
     estimator.module_ = module.eval()
     estimator.n_features_in_ = n_features
-    if header.get("feature_names_in"):
-        estimator.feature_names_in_ = np.asarray(header["feature_names_in"], dtype=object)
-    estimator.history_ = {k: list(v) for k, v in header.get("history", {}).items()}
+    names = header["feature_names_in"]
+    names = np.asarray(names, dtype=object) if names else None
+    estimator.history_ = {k: [math.nan if v is None else v for v in values]
+                          for k, values in header["history"].items()}
     estimator.loss_curve_ = list(estimator.history_.get("loss", []))
-    estimator.n_iter_ = int(header.get("n_iter", len(estimator.loss_curve_)))
-    estimator.stop_reason_ = header.get("stop_reason")
-    if header.get("preprocessing"):
-        estimator.preprocessing_ = Scaling(
-            header["preprocessing"]["kind"],
-            tensors[_PREPROCESSING_PREFIX + "offset"].numpy(),
-            tensors[_PREPROCESSING_PREFIX + "scale"].numpy())
-    return estimator
+    estimator.n_iter_ = int(header["n_iter"])
+    estimator.stop_reason_ = header["stop_reason"]
+    if header["offset"] is not None:
+        estimator.offset_ = float(header["offset"])
+    if not header["preprocessing"]:
+        if names is not None:
+            estimator.feature_names_in_ = names
+        return estimator
+    from codings.estimators.scaled import ScaledAutoEncoder
+
+    steps = [_scalers.rebuild_scaler(entry, index, tensors, names)
+             for index, entry in enumerate(header["preprocessing"])]
+    return ScaledAutoEncoder([*steps, ("autoencoder", estimator)])

@@ -1,0 +1,119 @@
+"""An autoencoder behind its input scaling: one object that takes and returns raw rows.
+
+``codings fit --scale standard`` trains on scaled data; so does
+``make_pipeline(StandardScaler(), AutoEncoder())`` in Python. Either way the model file keeps
+the fitted scaler (as tensors, never pickled), and :func:`codings.load` returns a
+:class:`ScaledAutoEncoder`: a scikit-learn ``Pipeline`` whose last step is the
+:class:`~codings.AutoEncoder`. Every method takes and returns data in the raw units, so
+``load(path).transform(X)`` is what ``codings encode path X`` writes, bit for bit, and what
+the exported ONNX encoder computes (to float32 rounding).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.pipeline import Pipeline
+from sklearn.utils.validation import check_is_fitted
+
+
+class ScaledAutoEncoder(Pipeline):
+    """Scalers followed by an :class:`~codings.AutoEncoder`, in raw units throughout.
+
+    A scikit-learn :class:`~sklearn.pipeline.Pipeline` (``steps``, ``fit``, ``transform``,
+    ``inverse_transform``, ``score_samples``, ``get_params`` with ``step__param`` names all
+    work as usual) with the autoencoder's own methods added. The scalers that a model file
+    can carry are ``StandardScaler``, ``MinMaxScaler`` and ``MaxAbsScaler``.
+
+    Parameters
+    ----------
+    steps : list of (str, estimator)
+        Fitted or unfitted scalers, then an ``AutoEncoder`` last.
+
+    Attributes
+    ----------
+    autoencoder : AutoEncoder
+        The last step. Its fitted attributes (``history_``, ``n_iter_``, ``loss_curve_``,
+        ``stop_reason_``, ``module_``, ...) can also be read on this object; the pipeline's
+        own ``n_features_in_`` and ``feature_names_in_`` describe the raw columns.
+
+    Examples
+    --------
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from codings import AutoEncoder, ScaledAutoEncoder, load, save
+    >>> model = ScaledAutoEncoder([("standardscaler", StandardScaler()),
+    ...                            ("autoencoder", AutoEncoder(max_iter=5))]).fit(X)
+    >>> save(model, "model.safetensors")
+    >>> load("model.safetensors").transform(X)  # the same codings
+    """
+
+    @property
+    def autoencoder(self) -> Any:
+        """The final step, the fitted or unfitted AutoEncoder."""
+        return self.steps[-1][1]
+
+    def __getattr__(self, name: str) -> Any:
+        # Fitted attributes of the autoencoder read through (model.history_); only public
+        # names ending in "_", so scikit-learn's own attribute probes are unaffected.
+        if name.endswith("_") and not name.startswith("_") and name not in (
+                "n_features_in_", "feature_names_in_") and "steps" in self.__dict__:
+            return getattr(self.steps[-1][1], name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    # -- units ---------------------------------------------------------------------------
+    def scale(self, X: Any) -> np.ndarray:
+        """Raw rows to what the autoencoder sees: every step but the last, in order."""
+        check_is_fitted(self)
+        for _, _, step in self._iter(with_final=False):
+            X = step.transform(X)
+        return np.asarray(X)
+
+    def unscale(self, X: Any) -> np.ndarray:
+        """The autoencoder's outputs back to raw units; image-shaped outputs keep their shape."""
+        check_is_fitted(self)
+        X = np.asarray(X)
+        shape = X.shape
+        flat = X.reshape(shape[0], -1)
+        for _, _, step in reversed(list(self._iter(with_final=False))):
+            flat = step.inverse_transform(flat)
+        return np.asarray(flat).reshape(shape)
+
+    # -- the autoencoder's methods, in raw units -------------------------------------------
+    def inverse_transform(self, X: Any, **params: Any) -> np.ndarray:
+        """Decode codings to raw units (the decoder, then each scaler's inverse); an
+        image-shaped model returns images."""
+        return self.unscale(self.autoencoder.inverse_transform(X))
+
+    def reconstruct(self, X: Any) -> np.ndarray:
+        """Encode then decode raw rows; the reconstructions are in raw units."""
+        return self.unscale(self.autoencoder.reconstruct(self.scale(X)))
+
+    def reconstruction_error(self, X: Any) -> np.ndarray:
+        """Per-row reconstruction error, measured in the scaled units the model trained in
+        (what ``score_samples`` negates and ``codings score`` writes)."""
+        return np.asarray(self.autoencoder.reconstruction_error(self.scale(X)))
+
+    def sample(self, n_samples: int = 1, *, random_state: Any = None) -> np.ndarray:
+        """Draws from a variational model's prior, decoded to raw units."""
+        return self.unscale(self.autoencoder.sample(n_samples, random_state=random_state))
+
+    def interpolate(self, a: Any, b: Any, steps: int = 8) -> np.ndarray:
+        """Decode ``steps`` codings on the segment from coding ``a`` to ``b``, in raw units."""
+        return self.unscale(self.autoencoder.interpolate(a, b, steps))
+
+    # -- files ---------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the scalers and the autoencoder to one model file (see :func:`codings.save`)."""
+        from codings.estimators.persistence import save
+
+        save(self, path)
+
+    def export_onnx(self, directory: str | os.PathLike[str], *, opset: int | None = None,
+                    ) -> dict[str, Path]:
+        """``encoder.onnx`` (raw rows to codings) and ``decoder.onnx`` (codings to raw rows)."""
+        from codings.estimators.onnx_export import export_onnx
+
+        return export_onnx(self, directory, opset=opset)
