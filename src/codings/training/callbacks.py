@@ -262,26 +262,33 @@ class DivergenceGuard(Callback):
         rate = f" (now {self.learning_rate:g})" if self.learning_rate is not None else ""
         penalty = self._blamed_penalty(terms, reference)
         if penalty is not None:
-            return (f"Its {penalty[0]!r} term grew the most: lower {penalty[1]}, or the "
+            return (f"Its {penalty[0]!r} penalty dominates the loss: lower {penalty[1]}, or the "
                     f"learning rate{rate}.")
         return (f"Lower the learning rate{rate}, scale the inputs (for example with "
                 "StandardScaler), or use loss='bce' only for data in [0, 1].")
 
     def _blamed_penalty(self, terms: dict[str, float],
                         reference: dict[str, float]) -> tuple[str, str] | None:
+        """The term that dominates the diverged loss (a non-finite one first), when it is a
+        penalty whose constraint has a weight."""
         if self.describe is None:
             return None
 
-        def growth(name: str) -> float:
-            value, start = terms[name], reference.get(name, math.nan)
-            if not math.isfinite(value):
-                return math.inf
-            return abs(value) / max(abs(start), 1e-12) if math.isfinite(start) else 0.0
+        def size(name: str) -> tuple[float, float]:
+            # Ties (all infinite or NaN) go to the term that dominated the untrained loss.
+            value, start = terms[name], reference.get(name, 0.0)
+            return (math.inf if not math.isfinite(value) else abs(value),
+                    abs(start) if math.isfinite(start) else math.inf)
 
-        candidates = [k for k in terms if k not in {"loss"} and not k.startswith("val_")]
+        candidates = [k for k in terms if k != "loss" and not k.startswith("val_")]
         if not candidates:
             return None
-        worst = max(candidates, key=growth)
+        # A penalty that made up most of the untrained loss sets the gradients' scale: its
+        # weight is the cause, whatever grew fastest afterwards.
+        start = abs(reference.get("loss", math.nan))
+        dominant = [k for k in candidates if math.isfinite(start) and start > 0
+                    and abs(reference.get(k, 0.0)) > 0.5 * start]
+        worst = dominant[0] if dominant else max(candidates, key=size)
         described = self.describe(worst)
         return (worst, described) if described else None
 
