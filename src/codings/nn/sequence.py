@@ -33,6 +33,7 @@ SEQUENCE_ARCHITECTURES = ("lstm", "gru", "conv1d")
 #: The gradient-norm clip recommended for the recurrent architectures: an occasional large
 #: gradient through the unrolled steps otherwise throws Adam off a periodic signal.
 CLIP_GRAD_NORM = 1.0
+State = Tensor | tuple[Tensor, Tensor]  # a GRU's hidden state, or an LSTM's (hidden, cell)
 
 
 class ToSequence(nn.Module):
@@ -76,7 +77,19 @@ def _stack(cell: str, sizes: Sequence[int], generator: torch.Generator | None) -
                          for n_in, n_out in pairwise(sizes))
 
 
-def _run(layer: nn.Module, x: Tensor, state: object = None) -> Tensor:
+def _run(layer: nn.Module, x: Tensor, state: State | None = None) -> Tensor:
+    """The layer's output sequence ``(N, T, hidden)``."""
+    if torch.is_autocast_enabled(x.device.type):
+        # The recurrence runs in the weights' precision (float32) under bf16 autocast: a bf16
+        # state gathers rounding error over the steps, and oneDNN has no bf16 LSTM on CPUs
+        # without bf16 units. The layers after it are autocast as usual.
+        dtype = next(layer.parameters()).dtype
+        if isinstance(state, tuple):
+            state = (state[0].to(dtype), state[1].to(dtype))
+        elif state is not None:
+            state = state.to(dtype)
+        with torch.autocast(x.device.type, enabled=False):
+            return _run(layer, x.to(dtype), state)
     # cuDNN's recurrent kernels have no double backward, which the contractive penalty takes
     # through the encoder (it differentiates d h / d x): use the native kernels then.
     with torch.backends.cudnn.flags(enabled=not x.requires_grad):
@@ -130,7 +143,7 @@ class RecurrentDecoder(nn.Module):
 
     def forward(self, z: Tensor) -> Tensor:
         h0 = torch.tanh(self.initial(z)).unsqueeze(0)
-        state: object = (h0, torch.zeros_like(h0)) if self.cell == "lstm" else h0
+        state: State | None = (h0, torch.zeros_like(h0)) if self.cell == "lstm" else h0
         x = z.unsqueeze(1).expand(-1, self.timesteps, -1)
         for layer in self.layers:
             x = _run(layer, x, state)
