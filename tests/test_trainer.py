@@ -142,7 +142,7 @@ def test_resuming_a_diverged_run_needs_a_new_learning_rate(tmp_path):
                   checkpoint_dir=tmp_path)
     with pytest.warns(TrainingDivergedWarning):
         AutoEncoder(**params, learning_rate=1e3).fit(X)
-    with pytest.raises(InvalidInputError, match="diverged at epoch .* lower learning_rate"):
+    with pytest.raises(InvalidInputError, match=r"diverged at epoch .* lower learning_rate"):
         AutoEncoder(**params, learning_rate=1e3, resume=True).fit(X)
     ae = AutoEncoder(**params, learning_rate=1e-3, resume=True).fit(X)
     assert ae.stop_reason_ == "max_iter" and ae.n_iter_ == 20

@@ -26,6 +26,7 @@ from codings.exceptions import InvalidInputError, did_you_mean
 
 # fit's own options (not estimator parameters) and the defaults applied after the file is read.
 FIT_DEFAULTS: dict[str, Any] = {"data": "digits", "key": None, "scale": "auto", "name": None,
+                                "tensorboard": None,
                                 "runs_dir": "runs", "quiet": False}
 _FLAGS = {flag.name: flag for flag in estimator_flags() if flag.name != "resume"}
 CONFIG_KEYS = (*FIT_DEFAULTS, *_FLAGS, "constraints")

@@ -27,7 +27,9 @@ from codings.cli.runs import (
 )
 from codings.constraints import Constraint
 from codings.estimators import AutoEncoder
-from codings.training.callbacks import ProgressBar
+from codings.estimators.persistence import save
+from codings.estimators.scaled import ScaledAutoEncoder
+from codings.training.callbacks import ProgressBar, TensorBoard
 from codings.training.checkpoint import Checkpointer
 
 
@@ -64,25 +66,32 @@ def _finish(run_dir: Path, estimator: AutoEncoder, data: TrainingData,
     """Write the model, history, params, figures and report of a finished run."""
     from codings.report import write_run_report
 
-    estimator.preprocessing_ = data.scaling
     if data.image_shape is not None:  # how to draw a row as a picture; outputs stay flat
         estimator.image_shape_ = tuple(data.image_shape)
-    estimator.save(run_dir / "model.safetensors")
+    # The scaler goes into the model file as a step in front of the autoencoder: the object
+    # codings.load returns, and that encode, score, export and the report use.
+    model = ScaledAutoEncoder([*data.scaling.steps, ("autoencoder", estimator)]) \
+        if data.scaling.steps else estimator
+    save(model, run_dir / "model.safetensors")
     write_history(run_dir, estimator.history_)
     started = time.perf_counter()
     write_figures(run_dir, estimator, data)
     document["timing"]["figures_s"] = time.perf_counter() - started
     document["status"] = "finished"
-    write_run_report(run_dir, estimator, data, write_params(run_dir, estimator, document))
+    write_run_report(run_dir, model, data, write_params(run_dir, estimator, document))
 
 
 def train_run(run_dir: Path, estimator: AutoEncoder, data: TrainingData,
-              document: dict[str, Any], quiet: bool, fresh: bool) -> int:
+              document: dict[str, Any], quiet: bool, fresh: bool,
+              tensorboard: str | None = None) -> int:
     """Fit ``estimator`` and fill ``run_dir``; ``fresh`` is False when resuming a run."""
     write_params(run_dir, estimator, {**document, "status": "running"})
+    callbacks: list[Any] = [] if quiet else [ProgressBar()]
+    if tensorboard:
+        callbacks.append(TensorBoard(tensorboard))
     started = time.perf_counter()
     try:
-        estimator.fit(data.X_scaled, callbacks=[] if quiet else [ProgressBar()])
+        estimator.fit(data.X_scaled, callbacks=callbacks)
     except KeyboardInterrupt:
         raise KeyboardInterrupt(_interrupted(run_dir, estimator, document, fresh)) from None
     except BaseException:
@@ -106,15 +115,16 @@ def fit(args: argparse.Namespace) -> int:
         return resume(args)
     # Parse everything cheap first, so a typo fails before the data loads or training starts.
     constraints = apply_config(args)
+    params = estimator_kwargs(args)
     started = time.perf_counter()
-    data = load_training_data(args.data, args.key, args.scale,
-                              unit_interval=getattr(args, "loss", None) == "bce")
+    # --scale auto reads output_activation and loss: scaled data the output layer can reach
+    data = load_training_data(args.data, args.key, args.scale, params=params)
     load_s = time.perf_counter() - started
     run_dir = reserve_run_dir(Path(args.runs_dir), args.name, data.name)
-    params = estimator_kwargs(args)
     params.setdefault("checkpoint_dir", str(run_dir / "checkpoints"))
     estimator = make_estimator(params, constraints, data)
     document = {"command": ["codings", *args.argv],
                 "started": time.strftime("%Y-%m-%d %H:%M:%S"),
                 "data": data_reference(args, data), "timing": {"load_data_s": load_s}}
-    return train_run(run_dir, estimator, data, document, bool(args.quiet), fresh=True)
+    return train_run(run_dir, estimator, data, document, bool(args.quiet), fresh=True,
+                     tensorboard=getattr(args, "tensorboard", None))

@@ -152,6 +152,9 @@ def _add_fit(commands: Any) -> None:
                      metavar="NAME[:KEY=VALUE,...]",
                      help="add a constraint, e.g. sparsity:kind=kl,target=0.1 (repeatable; "
                           "applied in order; replaces the config file's constraints)")
+    fit.add_argument("--tensorboard", metavar="DIR",
+                     help="also log every loss term, the learning rate and reconstruction "
+                          "figures to DIR for TensorBoard (needs: pip install tensorboard)")
     fit.add_argument("-q", "--quiet", action="store_true", default=None,
                      help="no progress output")
 

@@ -66,4 +66,5 @@ def resume(args: argparse.Namespace) -> int:
     estimator = make_estimator(params, constraints, data)
     document["resumed_with"] = ["codings", *args.argv]
     document["timing"] = {"load_data_s": time.perf_counter() - started}
-    return train_run(run_dir, estimator, data, document, bool(args.quiet), fresh=False)
+    return train_run(run_dir, estimator, data, document, bool(args.quiet), fresh=False,
+                     tensorboard=getattr(args, "tensorboard", None))

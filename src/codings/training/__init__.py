@@ -6,6 +6,7 @@ from codings.training.callbacks import (
     EarlyStopping,
     LRSchedule,
     ProgressBar,
+    TensorBoard,
     TrainingDivergedWarning,
 )
 from codings.training.loop import (
@@ -21,5 +22,5 @@ from codings.training.losses import LOSSES, reconstruction_error
 
 __all__ = ["LOSSES", "LR_SCHEDULES", "OPTIMIZERS", "AuxiliaryStep", "Callback",
            "DivergenceGuard", "EarlyStopping", "LRSchedule", "ProgressBar",
-           "ReconstructionObjective", "Trainer", "TrainingDivergedWarning", "TrainingResult",
+           "ReconstructionObjective", "TensorBoard", "Trainer", "TrainingDivergedWarning", "TrainingResult",
            "evaluate", "reconstruction_error"]

@@ -356,3 +356,103 @@ class ProgressBar(Callback):
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+
+
+class TensorBoard(Callback):
+    """Logs training to TensorBoard: every loss term per epoch (``loss/<term>``, validation
+    terms as ``val/<term>``), the learning rate (``lr``), and every ``figure_every`` epochs a
+    figure of ``n_examples`` training rows beside their reconstructions.
+
+    Needs the ``tensorboard`` package (``pip install tensorboard``); uses
+    ``torch.utils.tensorboard.SummaryWriter``. View with ``tensorboard --logdir LOG_DIR``.
+
+    Parameters
+    ----------
+    log_dir : str or path
+        The run's event files go here (created if needed).
+    figure_every : int, default=10
+        Epochs between reconstruction figures; 0 for none.
+    n_examples : int, default=8
+        Training rows shown in the figure (the first ones).
+    """
+
+    priority = 50
+
+    def __init__(self, log_dir: Any, figure_every: int = 10, n_examples: int = 8) -> None:
+        self.log_dir = log_dir
+        self.figure_every = figure_every
+        self.n_examples = n_examples
+        self.writer: Any = None
+
+    def on_train_begin(self, max_iter: int) -> None:
+        if self.writer is not None:
+            return  # a later phase of the same fit keeps writing to the same run
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError as exc:
+            from codings.exceptions import InvalidInputError
+
+            raise InvalidInputError("The TensorBoard callback needs the tensorboard package: "
+                                    "pip install tensorboard.") from exc
+        self.writer = SummaryWriter(log_dir=str(self.log_dir))
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
+        step = epoch + 1
+        for name, value in logs.items():
+            if name == "time" or not math.isfinite(value):
+                continue
+            tag = "lr" if name == "lr" else (f"val/{name[4:]}" if name.startswith("val_")
+                                             else f"loss/{name}")
+            self.writer.add_scalar(tag, value, step)
+        if self.figure_every and step % self.figure_every == 0:
+            figure = self._reconstruction_figure()
+            if figure is not None:
+                self.writer.add_figure("reconstructions", figure, step)
+        self.writer.flush()
+
+    @torch.no_grad()
+    def _reconstruction_figure(self) -> Any:
+        module, source = self.trainer.module, self.trainer.source
+        if not hasattr(module, "encode") or source is None:
+            return None  # not an autoencoder (a classifier's network)
+        x = source.head(self.n_examples).x
+        was_training = module.training
+        module.eval()
+        x_hat = module.decode(module.encode(x).z)
+        module.train(was_training)
+        if getattr(self.trainer.objective, "loss", None) == "bce":
+            x_hat = torch.sigmoid(x_hat)
+        return _pairs_figure(x.float().cpu().numpy(), x_hat.float().cpu().numpy())
+
+    def on_train_end(self, logs: dict[str, Any]) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+
+def _pairs_figure(x: Any, x_hat: Any) -> Any:
+    """Originals (top row) over reconstructions: images when a row is a square image,
+    line plots otherwise."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    n = len(x)
+    flat, flat_hat = x.reshape(n, -1), x_hat.reshape(n, -1)
+    side = int(round(flat.shape[1] ** 0.5))
+    square = side * side == flat.shape[1] and side > 2
+    figure, axes = plt.subplots(2, n, figsize=(1.6 * n, 3.4), squeeze=False)
+    for i in range(n):
+        for row, data in enumerate((flat[i], flat_hat[i])):
+            ax = axes[row][i]
+            if square:
+                ax.imshow(data.reshape(side, side), cmap="gray")
+            else:
+                ax.plot(data)
+            ax.set_xticks([])
+            ax.set_yticks([])
+    axes[0][0].set_ylabel("input")
+    axes[1][0].set_ylabel("reconstruction")
+    figure.tight_layout()
+    return figure
