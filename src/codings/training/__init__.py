@@ -22,5 +22,5 @@ from codings.training.losses import LOSSES, reconstruction_error
 
 __all__ = ["LOSSES", "LR_SCHEDULES", "OPTIMIZERS", "AuxiliaryStep", "Callback",
            "DivergenceGuard", "EarlyStopping", "LRSchedule", "ProgressBar",
-           "ReconstructionObjective", "TensorBoard", "Trainer", "TrainingDivergedWarning", "TrainingResult",
-           "evaluate", "reconstruction_error"]
+           "ReconstructionObjective", "TensorBoard", "Trainer", "TrainingDivergedWarning",
+           "TrainingResult", "evaluate", "reconstruction_error"]

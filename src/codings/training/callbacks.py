@@ -440,7 +440,7 @@ def _pairs_figure(x: Any, x_hat: Any) -> Any:
 
     n = len(x)
     flat, flat_hat = x.reshape(n, -1), x_hat.reshape(n, -1)
-    side = int(round(flat.shape[1] ** 0.5))
+    side = math.isqrt(flat.shape[1])
     square = side * side == flat.shape[1] and side > 2
     figure, axes = plt.subplots(2, n, figsize=(1.6 * n, 3.4), squeeze=False)
     for i in range(n):
