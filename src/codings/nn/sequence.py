@@ -174,8 +174,14 @@ def build_recurrent(cell: str, sequence_shape: Sequence[int], hidden_layer_sizes
     """Encoder ``(T, C) -> recurrent layers -> last step -> n_components`` and its decoder.
 
     ``cell`` is "lstm" or "gru"; ``hidden_layer_sizes`` are the recurrent layers' widths
-    (the decoder's are mirrored). The layers have their own gate nonlinearities, so the
-    estimator's hidden ``activation`` does not apply here.
+    (the decoder's are mirrored). The layers have their own gate nonlinearities and their
+    own initialisation (Glorot input weights, orthogonal recurrent ones), so the estimator's
+    hidden ``activation`` does not apply here and ``init`` applies to the linear layers only.
+
+    Shape
+    -----
+    - Encoder: ``(N, T * C)`` or ``(N, T, C)`` -> ``(N, n_components)``
+    - Decoder: ``(N, n_components)`` -> ``(N, T * C)``
     """
     timesteps, channels = (int(s) for s in sequence_shape)
     hidden = list(hidden_layer_sizes)
@@ -211,6 +217,11 @@ def build_conv1d(sequence_shape: Sequence[int], channels: Sequence[int], n_compo
 
     The decoder mirrors it with transposed convolutions whose ``output_padding`` restores the
     exact length (47, 48 and 49 steps all come back as they went in).
+
+    Shape
+    -----
+    - Encoder: ``(N, T * C)`` or ``(N, T, C)`` -> ``(N, n_components)``
+    - Decoder: ``(N, n_components)`` -> ``(N, T * C)``
     """
     timesteps, n_channels = (int(s) for s in sequence_shape)
     lengths = [timesteps]
