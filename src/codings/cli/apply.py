@@ -1,9 +1,10 @@
 """``codings encode | reconstruct | decode``: apply a saved model to arrays in a file.
 
-When the model was fitted by ``codings fit`` it carries the input scaling (``preprocessing_``):
-data are scaled on the way in, and reconstructions return to the data's own scale. A .npy
-output keeps the shape the model returns (images for a model fitted on images); a .csv output
-has one sample per row.
+The model file carries the scaling ``codings fit`` chose, and :func:`codings.load` returns
+an object that applies it (a :class:`~codings.ScaledAutoEncoder`): the commands pass it the
+rows exactly as read, so ``codings encode MODEL X`` writes what ``codings.load(MODEL)
+.transform(X)`` returns, bit for bit. A .npy output keeps the shape the model returns (images
+for a model fitted on images); a .csv output has one sample per row.
 """
 
 from __future__ import annotations
@@ -26,21 +27,18 @@ def _check_width(X: np.ndarray, expected: int, message: str) -> None:
         raise InvalidInputError(message.format(got=X.shape[1], expected=expected))
 
 
-def scaled_input(model: Any, path: str, key: str | None) -> np.ndarray:
+def read_rows(model: Any, path: str, key: str | None) -> np.ndarray:
+    """The rows of ``path``, unscaled (the model scales them), checked against its width."""
     bunch = load_data(path, key)
     _check_width(bunch.data, model.n_features_in_,
                  f"{path} has {{got}} features per sample, but the model was fitted on "
                  "{expected}.")
-    scaling = getattr(model, "preprocessing_", None)
-    return bunch.data if scaling is None else scaling.transform(bunch.data)
+    return bunch.data
 
 
 def to_data_scale(model: Any, X: np.ndarray) -> np.ndarray:
-    """Undo the fit-time scaling; X keeps its shape (models that know theirs return images)."""
-    scaling = getattr(model, "preprocessing_", None)
-    if scaling is None:
-        return X
-    return scaling.inverse_transform(X.reshape(X.shape[0], -1)).reshape(X.shape)
+    """What a loaded model returns is already in the data's units: ``X`` unchanged."""
+    return X
 
 
 def _data_columns(model: Any, header: bool) -> list[str] | None:
@@ -63,28 +61,27 @@ def _write(output: Path, array: np.ndarray, columns: list[str] | None, what: str
 
 def encode(args: argparse.Namespace) -> int:
     """``codings encode MODEL DATA -o OUT``: the codings of each row of DATA."""
-    output = check_output(args.output)  # before any work: a typo costs nothing
+    output = check_output(args.output, args.model, args.data)  # before any work
     model = load(args.model)
-    X = scaled_input(model, args.data, args.key)
+    X = read_rows(model, args.data, args.key)
     columns = list(model.get_feature_names_out()) if args.header else None
     return _write(output, model.transform(X), columns, "codings")
 
 
 def reconstruct(args: argparse.Namespace) -> int:
-    """``codings reconstruct MODEL DATA -o OUT``: reconstructions in DATA's own scale."""
-    output = check_output(args.output)
+    """``codings reconstruct MODEL DATA -o OUT``: reconstructions in DATA's own units."""
+    output = check_output(args.output, args.model, args.data)
     model = load(args.model)
-    X = scaled_input(model, args.data, args.key)
-    X_hat = to_data_scale(model, model.reconstruct(X))
+    X_hat = model.reconstruct(read_rows(model, args.data, args.key))
     return _write(output, X_hat, _data_columns(model, args.header), "reconstructions")
 
 
 def decode(args: argparse.Namespace) -> int:
-    """``codings decode MODEL CODINGS -o OUT``: decode codings to the data's scale."""
-    output = check_output(args.output)
+    """``codings decode MODEL CODINGS -o OUT``: decode codings to the data's units."""
+    output = check_output(args.output, args.model, args.data)
     model = load(args.model)
     Z = load_data(args.data, args.key).data
     _check_width(Z, model.n_components, f"{args.data} has {{got}} columns, but the model's "
                  "codings have {expected} (n_components).")
-    X_hat = to_data_scale(model, model.inverse_transform(Z))
-    return _write(output, X_hat, _data_columns(model, args.header), "decoded data")
+    return _write(output, model.inverse_transform(Z), _data_columns(model, args.header),
+                  "decoded data")

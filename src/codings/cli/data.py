@@ -13,7 +13,7 @@ from sklearn.utils import Bunch
 from codings.cli.parser import DATA_HELP, DATASETS
 from codings.cli.runs import TrainingData
 from codings.cli.sources import load_data
-from codings.datasets import Scaling, load_demo_3d, load_digits, load_faces
+from codings.datasets import Scaling, load_demo_3d, load_digits, load_faces, output_range
 from codings.estimators.validation import check_streamed
 from codings.exceptions import InvalidInputError, did_you_mean
 
@@ -55,10 +55,12 @@ def check_finite(X: np.ndarray, name: str) -> None:
 
 
 def load_training_data(source: str, key: str | None, scale: str,
-                       unit_interval: bool = False) -> TrainingData:
+                       unit_interval: bool = False, *,
+                       params: dict[str, Any] | None = None) -> TrainingData:
     """Load ``source`` (an embedded set or a file) and fit the ``scale`` mode on it.
 
-    ``unit_interval``: the model needs data in [0, 1] (``loss="bce"``), which ``auto`` honours.
+    ``params`` (the estimator's, as given) tell ``auto`` what the output layer can produce
+    (``output_activation``, ``loss``); ``unit_interval`` is the same as ``loss="bce"``.
     """
     if source in DATASETS:
         if key is not None:
@@ -69,8 +71,11 @@ def load_training_data(source: str, key: str | None, scale: str,
         bunch, name = _load_file(source, key), Path(source).stem
     mode = bunch.auto_scale if scale == "auto" else scale
     check_finite(bunch.data, name)  # before scaling, which would spread a NaN down its column
+    params = params or {}
+    bounds = output_range(params.get("output_activation"),
+                          "bce" if unit_interval else params.get("loss"))
     scaling = Scaling.fit(bunch.data, mode, source_dtype=bunch.get("source_dtype"),
-                          unit_interval=unit_interval)
+                          output_range=bounds, name=str(source))
     labels = bunch.target
     if labels is not None:
         labels = np.asarray(labels)
@@ -80,11 +85,11 @@ def load_training_data(source: str, key: str | None, scale: str,
                         bunch.image_shape, labels, bunch.get("label_name", "label"))
 
 
-def reload_run_data(document: dict[str, Any], scaling: Scaling | None = None) -> TrainingData:
+def reload_run_data(document: dict[str, Any], model: Any = None) -> TrainingData:
     """The data a run trained on, from the reference in its ``params.json``.
 
-    ``scaling`` (the model's own) replaces a refitted one, so the report shows exactly what
-    the model saw even if the file has changed since.
+    ``model`` (the run's loaded model): its own scalers replace refitted ones, so the report
+    shows exactly what the model saw even if the file has changed since.
     """
     info = document.get("data") or {}
     source = info.get("source")
@@ -93,7 +98,21 @@ def reload_run_data(document: dict[str, Any], scaling: Scaling | None = None) ->
     if source not in DATASETS and info.get("path"):
         source = info["path"]  # absolute: works from any folder
     data = load_training_data(source, info.get("key"), info.get("requested_scale") or "auto",
-                              unit_interval=(document.get("params") or {}).get("loss") == "bce")
+                              params=document.get("params") or {})
+    scaling = _model_scaling(model, data.scaling)
     if scaling is None:
         return data
     return replace(data, X_scaled=scaling.transform(data.X), scaling=scaling)
+
+
+def _model_scaling(model: Any, refitted: Scaling) -> Scaling | None:
+    """The scaling a loaded model carries (a ScaledAutoEncoder's scalers; none for a bare
+    AutoEncoder), named like the refitted one when they agree."""
+    if model is None or isinstance(model, Scaling):
+        return model
+    steps = getattr(model, "steps", None)
+    if not steps:
+        return Scaling("none")
+    scaler = steps[0][1] if len(steps) == 2 else model[:-1]
+    same = type(scaler) is type(refitted.scaler)
+    return Scaling(refitted.kind if same else type(scaler).__name__, scaler)

@@ -7,10 +7,12 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from codings.cli.files import refuse_overwriting_inputs
 from codings.estimators import load
 from codings.exceptions import InvalidInputError
 
 _MODULE = "codings.estimators.onnx_export"
+ONNX_FILES = ("encoder.onnx", "decoder.onnx")
 
 
 def _exporter() -> Any:
@@ -35,6 +37,8 @@ def _output_dir(path: str) -> Path:
 
 def export(args: argparse.Namespace) -> int:
     export_onnx = _exporter()  # before loading the model: a missing exporter costs nothing
+    for name in ONNX_FILES:
+        refuse_overwriting_inputs(Path(args.output) / name, [args.model])
     model = load(args.model)
     directory = _output_dir(args.output)
     try:

@@ -4,21 +4,25 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from codings.estimators.persistence import atomic_write_bytes
+from codings._fileio import atomic_write_bytes
 from codings.exceptions import InvalidInputError
 
 OUTPUT_SUFFIXES = (".npy", ".csv")
 
 
-def check_output(path: str) -> Path:
-    """Refuse an output path before any work is done: wrong type, a folder, no parent folder."""
+def check_output(path: str, *inputs: str | Path | None) -> Path:
+    """Refuse an output path before any work is done: wrong type, a folder, no parent folder,
+    or one of the command's ``inputs`` (the same file, however spelt: it would be overwritten
+    while it is read)."""
     target = Path(path)
+    refuse_overwriting_inputs(target, inputs)
     if target.suffix.lower() not in OUTPUT_SUFFIXES:
         raise InvalidInputError(f"Cannot write {target}: unsupported output type "
                                 f"{target.suffix or '(none)'!r}; use .npy or .csv.")
@@ -28,6 +32,25 @@ def check_output(path: str) -> Path:
         raise InvalidInputError(f"Cannot write {target}: the folder {target.parent} does not "
                                 "exist.")
     return target
+
+
+def refuse_overwriting_inputs(target: Path, inputs: Sequence[str | Path | None]) -> None:
+    for source in inputs:
+        if source is None:
+            continue
+        given = Path(source)
+        if target.resolve() == given.resolve() or _same_file(target, given):
+            raise InvalidInputError(f"Cannot write {target}: it is the input {given} (the "
+                                    "command would overwrite what it reads); choose another "
+                                    "output path.")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Hard links and bind mounts too; False when either is missing."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 def write_array(path: Path, array: np.ndarray, columns: Sequence[str] | None = None) -> None:

@@ -12,14 +12,14 @@ from typing import Any
 
 import numpy as np
 
-from codings.cli.apply import scaled_input
+from codings.cli.apply import read_rows
 from codings.cli.files import check_output, write_array
 from codings.estimators import load
 
 
 def score_and_flag(model: Any, X: np.ndarray, contamination: float) -> tuple[np.ndarray,
                                                                              np.ndarray]:
-    """Scores and boolean outlier flags of the rows of ``X`` (already scaled)."""
+    """Scores and boolean outlier flags of the raw rows of ``X`` (the model scales them)."""
     try:
         from codings.estimators.detector import AnomalyDetector
     except ImportError:
@@ -30,9 +30,9 @@ def score_and_flag(model: Any, X: np.ndarray, contamination: float) -> tuple[np.
 
 
 def score(args: argparse.Namespace) -> int:
-    output = check_output(args.output)
+    output = check_output(args.output, args.model, args.data)
     model = load(args.model)
-    X = scaled_input(model, args.data, args.key)
+    X = read_rows(model, args.data, args.key)
     scores, outliers = score_and_flag(model, X, args.contamination)
     table = np.column_stack([np.asarray(scores, dtype=np.float64), outliers.astype(np.float64)])
     write_array(output, table, ["score", "outlier"])

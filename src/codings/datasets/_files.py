@@ -1,42 +1,80 @@
-"""Loaders for data files the user gives: ``.npy``, ``.npz`` and ``.csv``.
+"""Loaders for data files the user gives: ``.npy``, ``.npz``, ``.csv`` and ``.parquet``
+(:func:`load_file` also reads folders of images, see :mod:`._images`).
 
 Every failure is an :class:`~codings.exceptions.InvalidInputError` naming the file and the
-problem, so the CLI can print one line and exit with code 2.
+problem, so the CLI can print one line and exit with code 2. Only regular files are read: a
+link to ``/dev/zero`` or a FIFO is refused before a byte is read.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import os
+import stat
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 from sklearn.utils import Bunch
 
+from codings._fileio import open_regular_file
 from codings.exceptions import InvalidInputError
 
 SUPPORTED_SUFFIXES = (".npy", ".npz", ".csv")
+FILE_SUFFIXES = (*SUPPORTED_SUFFIXES, ".parquet")
+DATA_FILE = "data file"
+# Tokens spreadsheets and pandas write for a missing value: never a header, never a number.
+MISSING = frozenset({"", "na", "n/a", "nan", "-nan", "null", "none", "nil", "#n/a", "?", "-"})
 _DEFAULT_NPZ_KEYS = ("x_train", "X", "x", "data")
 _LABEL_KEYS = {"x_train": "y_train", "x_test": "y_test", "X": "y", "x": "y", "data": "target"}
 
 
-def _check_path(path: str | os.PathLike[str]) -> Path:
+def _check_path(path: str | os.PathLike[str], suffixes: tuple[str, ...] = SUPPORTED_SUFFIXES,
+                ) -> Path:
     p = Path(path)
-    if not p.exists():
+    if not p.exists() and not p.is_symlink():
         raise InvalidInputError(f"Data file not found: {p}")
     if p.is_dir():
         raise InvalidInputError(f"Expected a data file but {p} is a directory.")
-    if p.suffix.lower() not in SUPPORTED_SUFFIXES:
+    if p.suffix.lower() not in suffixes:
         raise InvalidInputError(f"Cannot read {p}: unsupported file type {p.suffix!r}; "
-                                f"use one of {', '.join(SUPPORTED_SUFFIXES)}.")
+                                f"use one of {', '.join(suffixes)}.")
+    check_regular(p)
     return p
+
+
+def check_regular(path: Path) -> None:
+    """Refuse a path that is not a regular file (a device, FIFO, socket or a link to one)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        raise InvalidInputError(f"Cannot read {path}: {exc.strerror or exc}.") from None
+    if stat.S_ISDIR(mode):
+        raise InvalidInputError(f"Expected a data file but {path} is a directory.")
+    if not stat.S_ISREG(mode):
+        raise InvalidInputError(f"{path} is not a regular file (a device, FIFO or socket, or a "
+                                "link to one): refusing to read it as data.")
+
+
+def open_data_file(path: Path) -> IO[bytes]:
+    """Open a data file only if it is a regular file (checked on the open descriptor)."""
+    return open_regular_file(path, DATA_FILE, InvalidInputError)[0]
+
+
+def refuse_key(key: str | None, path: Path) -> None:
+    if key is not None:
+        raise InvalidInputError(f"--key (Python: key=) selects an array in a .npz file; it "
+                                f"does not apply to {path}.")
 
 
 def _load_npy(p: Path, mmap: bool) -> np.ndarray:
     try:
-        return np.load(p, mmap_mode="r" if mmap else None, allow_pickle=False)
+        if mmap:  # numpy memory-maps a path only; _check_path has checked it is regular
+            return np.load(p, mmap_mode="r", allow_pickle=False)
+        with open_data_file(p) as handle:
+            return np.load(handle, allow_pickle=False)
     except ValueError as exc:
         if "pickle" in str(exc).lower():
             raise InvalidInputError(f"{p} holds Python objects (pickled data), which are never "
@@ -48,7 +86,7 @@ def _load_npy(p: Path, mmap: bool) -> np.ndarray:
 
 def _load_npz(p: Path, key: str | None) -> tuple[np.ndarray, np.ndarray | None]:
     try:
-        with np.load(p, allow_pickle=False) as archive:
+        with open_data_file(p) as handle, np.load(handle, allow_pickle=False) as archive:
             keys = list(archive.files)
             if key is None:
                 if len(keys) == 1:
@@ -67,7 +105,7 @@ def _load_npz(p: Path, key: str | None) -> tuple[np.ndarray, np.ndarray | None]:
             y = archive[label_key] if label_key in keys else None
     except InvalidInputError:
         raise
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, AttributeError) as exc:
         raise InvalidInputError(f"Cannot read {p} as a .npz archive: {exc}") from exc
     return X, y
 
@@ -80,12 +118,18 @@ def _is_number(text: str) -> bool:
     return True
 
 
+def _is_missing(text: str) -> bool:
+    return text.strip().lower() in MISSING
+
+
 def _is_header(rows: list[list[str]]) -> bool:
-    """A first row with text is a header. So is one that numbers the columns (0..n-1 or
-    1..n, as pandas writes for unnamed columns) above rows with non-integer values; integer
-    data under such a row stays data, since nothing tells the two apart."""
+    """A first row with text is a header; missing-value tokens (``NA``, ``NaN``, empty) are
+    not text, so ``NA,1.5,2.5`` is a data row with a missing value. So is a row that numbers
+    the columns (0..n-1 or 1..n, as pandas writes for unnamed columns) above rows with
+    non-integer values; integer data under such a row stays data, since nothing tells the
+    two apart."""
     first = [cell.strip() for cell in rows[0]]
-    if not all(_is_number(cell) for cell in first if cell):
+    if not all(_is_number(cell) or _is_missing(cell) for cell in first):
         return True
     if len(rows) < 2 or not all(cell.isdigit() for cell in first):
         return False
@@ -95,12 +139,19 @@ def _is_header(rows: list[list[str]]) -> bool:
         _is_number(cell) and not cell.lstrip("+-").isdigit() for cell in below)
 
 
-def _load_csv(p: Path) -> tuple[np.ndarray, list[str] | None]:
+def _read_csv_rows(p: Path) -> list[list[str]]:
+    # utf-8-sig drops the byte-order mark Excel writes ("CSV UTF-8"), which would otherwise
+    # glue itself to the first cell and turn the first data row into a header.
     try:
-        with open(p, newline="", encoding="utf-8") as handle:
-            rows = [row for row in csv.reader(handle) if row]
+        with open_data_file(p) as raw, io.TextIOWrapper(raw, encoding="utf-8-sig",
+                                                        newline="") as handle:
+            return [row for row in csv.reader(handle) if row]
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise InvalidInputError(f"Cannot read {p} as CSV: {exc}") from exc
+
+
+def _load_csv(p: Path) -> tuple[np.ndarray, list[str] | None]:
+    rows = _read_csv_rows(p)
     if not rows:
         raise InvalidInputError(f"{p} is empty: no rows to read.")
     header = None
@@ -115,17 +166,26 @@ def _load_csv(p: Path) -> tuple[np.ndarray, list[str] | None]:
         if len(row) != width:
             raise InvalidInputError(f"{p}, line {line}: expected {width} values, got {len(row)}.")
         for j, cell in enumerate(row):
-            column = f"column {j + 1}" + (f" ({header[j]!r})" if header else "")
-            if not cell.strip():
-                raise InvalidInputError(f"{p}, line {line}, {column}: missing value. Fill or "
-                                        "drop incomplete rows.")
-            try:
-                X[i, j] = float(cell)
-            except ValueError:
-                raise InvalidInputError(f"{p}, line {line}, {column}: {cell.strip()!r} is not "
-                                        "a number; the autoencoder needs numeric columns."
-                                        ) from None
+            X[i, j] = _cell_value(p, line, j, cell, header)
     return X, header
+
+
+def _cell_value(p: Path, line: int, j: int, cell: str, header: list[str] | None) -> float:
+    column = f"column {j + 1}" + (f" ({header[j]!r})" if header else "")
+    text = cell.strip()
+    if _is_missing(text):
+        shown = f" ({text!r})" if text else ""
+        raise InvalidInputError(f"{p}, line {line}, {column}: missing value{shown}. Fill or "
+                                "drop incomplete rows.")
+    try:
+        value = float(text)
+    except ValueError:
+        raise InvalidInputError(f"{p}, line {line}, {column}: {text!r} is not a number; the "
+                                "autoencoder needs numeric columns.") from None
+    if not np.isfinite(value):
+        raise InvalidInputError(f"{p}, line {line}, {column}: {text!r} is not a finite "
+                                "number.")
+    return value
 
 
 def load_array(path: str | os.PathLike[str], key: str | None = None, *,
@@ -136,9 +196,11 @@ def load_array(path: str | os.PathLike[str], key: str | None = None, *,
     ----------
     path : path-like
         A ``.npy``, ``.npz`` (choose the array with ``key``; Keras-style files default to
-        ``x_train``) or ``.csv`` file (a header row is detected).
+        ``x_train``) or ``.csv`` file (UTF-8, with or without a byte-order mark; a header
+        row is detected; ``NA``, ``NaN`` and empty cells are missing values, refused with
+        their line and column).
     key : str, optional
-        Array name inside a ``.npz``.
+        Array name inside a ``.npz``; refused for other files.
     scale_uint8 : bool, default=True
         Images stored as uint8 are divided by 255 to lie in [0, 1].
     mmap : bool, default=False
@@ -154,6 +216,8 @@ def load_array(path: str | os.PathLike[str], key: str | None = None, *,
     p = _check_path(path)
     suffix = p.suffix.lower()
     y, names = None, None
+    if suffix != ".npz":
+        refuse_key(key, p)
     if suffix == ".npy":
         X = _load_npy(p, mmap)
     elif suffix == ".npz":
@@ -179,3 +243,86 @@ def _as_samples(p: Path, X: Any, y: Any, names: list[str] | None, scale_uint8: b
         X = X.astype(np.float32) / np.float32(255.0)
     return Bunch(data=X, image_shape=image_shape, target=y, feature_names=names,
                  source_dtype=source_dtype)
+
+
+# -- Parquet ------------------------------------------------------------------------------------
+def load_parquet(path: str | os.PathLike[str]) -> Bunch:
+    """Every column of a Parquet file as a float feature; the column names are kept.
+
+    Needs ``pyarrow``. Returns the same Bunch as :func:`load_array` (``data`` float64).
+    """
+    p = _check_path(path, (".parquet",))
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise InvalidInputError(f"Reading {p} needs pyarrow, which is not installed: "
+                                "pip install pyarrow (or convert the file to .npy or .csv)."
+                                ) from None
+    try:
+        with open_data_file(p) as handle:
+            table = pq.read_table(handle)
+    except (OSError, ValueError) as exc:  # pyarrow's errors subclass these
+        raise InvalidInputError(f"Cannot read {p} as Parquet: {first_line(exc)}") from exc
+    if table.num_rows == 0 or table.num_columns == 0:
+        raise InvalidInputError(f"{p} holds no data ({table.num_rows} rows, "
+                                f"{table.num_columns} columns).")
+    columns = [_numeric_column(p, name, table.column(name)) for name in table.column_names]
+    return Bunch(data=np.column_stack(columns), image_shape=None, target=None,
+                 feature_names=list(table.column_names), source_dtype=np.dtype(np.float64))
+
+
+def _numeric_column(path: Path, name: str, column: Any) -> np.ndarray:
+    import pyarrow.types as pat
+
+    if not (pat.is_integer(column.type) or pat.is_floating(column.type)
+            or pat.is_boolean(column.type)):
+        raise InvalidInputError(f"{path}, column {name!r} holds {column.type} values; the "
+                                "autoencoder needs numeric columns (drop or encode it).")
+    if column.null_count:
+        raise InvalidInputError(f"{path}, column {name!r} has {column.null_count} missing "
+                                "values. Fill or drop incomplete rows before training.")
+    return np.asarray(column.to_numpy(), dtype=np.float64)
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+# -- any source ---------------------------------------------------------------------------------
+def load_file(path: str | os.PathLike[str], key: str | None = None, *,
+              scale_uint8: bool = False, mmap: bool = False) -> Bunch:
+    """Read a data file or a folder of images, as the CLI does.
+
+    Parameters
+    ----------
+    path : path-like
+        A ``.npy``, ``.npz``, ``.csv`` or ``.parquet`` file, or a folder of PNG/JPEG images
+        (see :func:`load_image_folder`).
+    key : str, optional
+        Array name inside a ``.npz``; refused for anything else.
+    scale_uint8 : bool, default=False
+        Divide uint8 arrays by 255 (the CLI leaves values raw and scales them itself).
+    mmap : bool, default=False
+        Memory-map a ``.npy`` file.
+
+    Returns
+    -------
+    data : Bunch
+        ``data`` (n_samples, n_features) with the file's values, ``image_shape``,
+        ``target``, ``feature_names``, ``source_dtype`` (and ``files`` for a folder).
+    """
+    from codings.datasets._images import load_image_folder
+
+    p = Path(path)
+    if p.is_dir():
+        refuse_key(key, p)
+        return load_image_folder(p)
+    if p.suffix.lower() == ".parquet":
+        refuse_key(key, p)
+        return load_parquet(p)
+    if p.exists() and p.suffix.lower() not in FILE_SUFFIXES:
+        raise InvalidInputError(f"Cannot read {p}: unsupported file type "
+                                f"{p.suffix or '(none)'!r}; give a .npy, .npz, .csv or "
+                                ".parquet file, or a folder of PNG/JPEG images.")
+    return load_array(p, key, scale_uint8=scale_uint8, mmap=mmap)

@@ -36,9 +36,11 @@ class ScaledAutoEncoder(Pipeline):
     Attributes
     ----------
     autoencoder : AutoEncoder
-        The last step. Its fitted attributes (``history_``, ``n_iter_``, ``loss_curve_``,
-        ``stop_reason_``, ``module_``, ...) can also be read on this object; the pipeline's
-        own ``n_features_in_`` and ``feature_names_in_`` describe the raw columns.
+        The last step. Its parameters and fitted attributes (``n_components``,
+        ``history_``, ``n_iter_``, ``loss_curve_``, ``stop_reason_``, ``module_``, ...) can
+        also be read on this object (set them with ``set_params(autoencoder__...)``); the
+        pipeline's own ``n_features_in_`` and ``feature_names_in_`` describe the raw
+        columns.
 
     Examples
     --------
@@ -56,10 +58,10 @@ class ScaledAutoEncoder(Pipeline):
         return self.steps[-1][1]
 
     def __getattr__(self, name: str) -> Any:
-        # Fitted attributes of the autoencoder read through (model.history_); only public
-        # names ending in "_", so scikit-learn's own attribute probes are unaffected.
-        if name.endswith("_") and not name.startswith("_") and name not in (
-                "n_features_in_", "feature_names_in_") and "steps" in self.__dict__:
+        # Called only for names the pipeline lacks: the autoencoder's parameters and fitted
+        # attributes read through (model.history_, model.n_components). Private names do
+        # not, so scikit-learn's own probes are unaffected.
+        if not name.startswith("_") and "steps" in self.__dict__:
             return getattr(self.steps[-1][1], name)
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 

@@ -18,6 +18,7 @@ from torch import nn
 
 from codings.constraints import Variational
 from codings.datasets.scaling import Scaling
+from codings.estimators.scaled import ScaledAutoEncoder
 from codings.exceptions import CodingsError
 from codings.plotting import (
     guess_image_shape,
@@ -43,8 +44,8 @@ class RunData:
 
     name: str
     X: np.ndarray  # as loaded, in the data's own scale
-    X_scaled: np.ndarray  # what the estimator saw
-    scaling: Scaling
+    X_scaled: np.ndarray  # what the autoencoder trained on
+    scaling: Scaling  # X -> X_scaled
     image_shape: tuple[int, ...] | None
     labels: np.ndarray | None
     label_name: str = "label"
@@ -57,23 +58,36 @@ def _rows(n_samples: int, limit: int) -> np.ndarray:
     return np.sort(np.random.default_rng(0).choice(n_samples, limit, replace=False))
 
 
-class _RunReport:
-    """Builds the sections of one run's page from the fitted estimator and its data."""
+def raw_units_model(model: Any, data: RunData | None) -> Any:
+    """The object that takes and returns raw rows: ``model`` itself when it carries its
+    scalers (what ``codings.load`` returns), else the autoencoder behind ``data``'s scaling."""
+    if hasattr(model, "steps") or data is None or not data.scaling.steps:
+        return model
+    return ScaledAutoEncoder([*data.scaling.steps, ("autoencoder", model)])
 
-    def __init__(self, estimator: Any, data: RunData | None, params: Mapping[str, Any]) -> None:
-        self.estimator = estimator
+
+def _flat(X: Any) -> np.ndarray:
+    X = np.asarray(X)
+    return X.reshape(len(X), -1)
+
+
+class _RunReport:
+    """Builds the sections of one run's page from the fitted model and its data.
+
+    Every figure maps the raw rows through ``self.model``, the same object (and so the same
+    scaling) that ``codings encode``, ``codings score`` and the ONNX files use.
+    """
+
+    def __init__(self, model: Any, data: RunData | None, params: Mapping[str, Any]) -> None:
+        self.model = raw_units_model(model, data)
+        self.estimator = model.steps[-1][1] if hasattr(model, "steps") else model
         self.data = data
         self.params = params
-        self.scaling: Scaling | None = data.scaling if data is not None else getattr(
-            estimator, "preprocessing_", None)
+        estimator = self.estimator
         shape = (data.image_shape if data is not None else None) or getattr(
             estimator, "image_shape_", None) or getattr(estimator, "input_shape_", None) \
             or estimator.image_shape
         self.image_shape = guess_image_shape(estimator.n_features_in_, shape)
-
-    def to_data_scale(self, X: np.ndarray) -> np.ndarray:
-        flat = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
-        return flat if self.scaling is None else self.scaling.inverse_transform(flat)
 
     def variational(self) -> bool:
         return any(isinstance(c, Variational) for c in self.estimator._constraints())
@@ -149,12 +163,12 @@ class _RunReport:
         if data is None:
             return
         n = min(_SHOWN, data.X.shape[0])
-        X_hat = self.to_data_scale(self.estimator.reconstruct(data.X_scaled[:n]))
+        X_hat = _flat(self.model.reconstruct(data.X[:n]))
         section.figure(plot_reconstructions(data.X[:n], X_hat, self.image_shape),
                        "The first training samples (top) and their reconstructions (bottom), "
                        "in the data's own scale.")
         rows = _rows(data.X.shape[0], _MAX_SCORED)
-        error = float(np.mean(self.estimator.reconstruction_error(data.X_scaled[rows])))
+        error = float(np.mean(self.model.reconstruction_error(data.X[rows])))
         section.text(f"Mean reconstruction error ({self.estimator.loss}, scaled data): "
                      f"{error:.4g}.")
 
@@ -179,13 +193,13 @@ class _RunReport:
             return
         rows = _rows(data.X.shape[0], _MAX_SCATTER)
         labels = None if data.labels is None else data.labels[rows]
-        Z = self.estimator.transform(data.X_scaled[rows])
+        Z = self.model.transform(data.X[rows])
         caption = f"coloured by {data.label_name}" if labels is not None else "no labels known"
         section.figure(plot_codings_2d(Z, labels, label_name=data.label_name),
                        f"The codings of {len(rows)} training samples, {caption}.")
 
     def generated(self, section: Section) -> None:
-        samples = self.to_data_scale(self.estimator.sample(_N_GENERATED, random_state=0))
+        samples = _flat(self.model.sample(_N_GENERATED, random_state=0))
         if self.image_shape is None:
             section.note("Generated samples are drawn as images only for image data.")
             return
@@ -199,9 +213,9 @@ class _RunReport:
             if self.image_shape is None:
                 section.note("Interpolations are drawn only for image data.")
             return
-        Z = self.estimator.transform(data.X_scaled[:8])
-        rows = {f"#{2 * i} to #{2 * i + 1}": self.to_data_scale(
-            self.estimator.interpolate(Z[2 * i], Z[2 * i + 1], steps=10))
+        Z = self.model.transform(data.X[:8])
+        rows = {f"#{2 * i} to #{2 * i + 1}": _flat(
+            self.model.interpolate(Z[2 * i], Z[2 * i + 1], steps=10))
             for i in range(min(4, len(Z) // 2))}
         section.figure(plot_image_rows(rows, self.image_shape),
                        "Decoding evenly spaced points on the segment between the codings of "
@@ -211,8 +225,7 @@ class _RunReport:
         data = self._need_data(section)
         if data is None:
             return
-        scores = self.estimator.score_samples(data.X_scaled[_rows(data.X.shape[0],
-                                                                  _MAX_SCORED)])
+        scores = self.model.score_samples(data.X[_rows(data.X.shape[0], _MAX_SCORED)])
         threshold = float(np.quantile(scores, _CONTAMINATION))
         kind = "ELBO in nats" if self.variational() else "minus the reconstruction error"
         section.figure(plot_score_histogram(scores, threshold),
@@ -259,8 +272,9 @@ def build_run_report(estimator: Any, data: RunData | None, params: Mapping[str, 
     """The page of a run: ``params`` is the content of the run's ``params.json``."""
     started = time.perf_counter()
     report = _RunReport(estimator, data, params)
-    page = Page(title, f"{type(estimator).__name__} with "
-                f"{', '.join(c.name for c in estimator._constraints()) or 'no constraints'}"
+    autoencoder = report.estimator
+    page = Page(title, f"{type(autoencoder).__name__} with "
+                f"{', '.join(c.name for c in autoencoder._constraints()) or 'no constraints'}"
                 f" on {(params.get('data') or {}).get('source', 'unknown data')}")
     steps: list[tuple[str, Any]] = [
         ("Run", report.run), ("Data", report.data_summary), ("Parameters", report.parameters),
