@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from codings import AutoEncoder, Denoising, InvalidInputError
+from codings.exceptions import ModelFileError
 from codings.training import Callback
 from codings.training.checkpoint import Checkpointer, CheckpointWarning
 
@@ -125,3 +126,41 @@ def test_resume_needs_a_directory_and_a_matching_model(tmp_path):
     other = {**PARAMS, "hidden_layer_sizes": (5,)}
     with pytest.raises(ValueError, match="does not fit this model"):
         AutoEncoder(**other, checkpoint_dir=tmp_path, resume=True).fit(_data())
+
+
+def test_every_header_byte_flip_is_caught_or_harmless(tmp_path):
+    """Flip each byte of a checkpoint's header in turn: the read either fails with a
+    ModelFileError (and resume would skip the file with a warning) or returns exactly what
+    was written; never a silent change, never a raw traceback."""
+    from codings.training.checkpoint import read_checkpoint
+
+    AutoEncoder(**{**PARAMS, "max_iter": 1}, checkpoint_dir=tmp_path,
+                checkpoint_keep=1).fit(_data())
+    (path,) = Checkpointer(tmp_path).existing()
+    raw = path.read_bytes()
+    tensors, header = read_checkpoint(path)
+    length = int.from_bytes(raw[:8], "little")
+    flipped = tmp_path / "flipped"
+    flipped.mkdir()
+    target = flipped / path.name
+    outcomes = {"refused": 0, "unchanged": 0}
+    for position in range(8 + length):
+        data = bytearray(raw)
+        data[position] ^= 0x01
+        target.write_bytes(bytes(data))
+        try:
+            got_tensors, got_header = read_checkpoint(target)
+        except ModelFileError:
+            outcomes["refused"] += 1
+            continue
+        assert got_header == header, f"byte {position}: the header changed silently"
+        assert all(torch.equal(got_tensors[k], tensors[k]) for k in tensors), position
+        outcomes["unchanged"] += 1
+    assert outcomes["refused"] > 0.9 * (8 + length)
+    # And resume skips a corrupted newest checkpoint with a warning, not a traceback.
+    data = bytearray(raw)
+    data[8 + length // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+    with pytest.warns(CheckpointWarning, match="Skipping"):
+        AutoEncoder(**{**PARAMS, "max_iter": 1}, checkpoint_dir=tmp_path, resume=True).fit(
+            _data())

@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from codings._fileio import atomic_write_bytes, tensor_digest
+from codings._fileio import read_container, write_container
 from codings.exceptions import InvalidInputError, ModelFileError
 from codings.training.callbacks import Callback
 from codings.training.loop import Trainer, TrainState
@@ -94,8 +94,26 @@ def trainer_state(trainer: Trainer) -> tuple[dict[str, torch.Tensor], dict[str, 
 
 
 def restore_trainer(trainer: Trainer, tensors: dict[str, torch.Tensor],
-                    header: dict[str, Any]) -> None:
-    """Load a checkpoint into a trainer built like the one that wrote it."""
+                    header: dict[str, Any], path: Path | None = None) -> None:
+    """Load a checkpoint into a trainer built like the one that wrote it.
+
+    Raises
+    ------
+    ModelFileError
+        When the checkpoint does not fit the trainer (its module, optimizers or state).
+    """
+    try:
+        _restore(trainer, tensors, header)
+    except ModelFileError:
+        raise
+    except (KeyError, ValueError, TypeError, IndexError, RuntimeError) as exc:
+        where = f"{path}: " if path is not None else ""
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelFileError(f"{where}the checkpoint does not fit this run ({first}).") from exc
+
+
+def _restore(trainer: Trainer, tensors: dict[str, torch.Tensor],
+             header: dict[str, Any]) -> None:
     module = trainer.module
     device = next(module.parameters()).device
     try:
@@ -131,26 +149,64 @@ def restore_trainer(trainer: Trainer, tensors: dict[str, torch.Tensor],
 
 
 # -- files ------------------------------------------------------------------------------
-def _write(path: Path, tensors: dict[str, torch.Tensor], header: dict[str, Any]) -> None:
-    from safetensors.torch import save
+_STOP_REASONS = (None, "max_iter", "early_stopping", "diverged")
 
-    header = {**header, "tensor_sha256": tensor_digest(tensors)}
-    atomic_write_bytes(path, save(tensors, metadata={_KEY: json.dumps(header)}))
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def validate_header(header: dict[str, Any]) -> None:
+    """The checkpoint header's schema: keys, types and sizes, before anything uses it."""
+    version = header.get("format_version")
+    if not isinstance(version, int) or isinstance(version, bool) or version > FORMAT_VERSION:
+        raise ValueError(f"format_version {version!r} is not one this codings reads "
+                         f"(format {FORMAT_VERSION})")
+    epoch, best_epoch = header.get("epoch"), header.get("best_epoch")
+    if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 0:
+        raise ValueError(f"epoch must be an int >= 0, got {epoch!r}")
+    if not isinstance(best_epoch, int) or isinstance(best_epoch, bool) or \
+            not -1 <= best_epoch < max(epoch, 1):
+        raise ValueError(f"best_epoch must be an int in [-1, epoch), got {best_epoch!r}")
+    if not _number(header.get("best_loss")):
+        raise ValueError("best_loss must be a number")
+    if header.get("stop_reason") not in _STOP_REASONS:
+        raise ValueError(f"stop_reason {header.get('stop_reason')!r} is unknown")
+    diverged = header.get("diverged_epoch")
+    if diverged is not None and (not isinstance(diverged, int) or isinstance(diverged, bool)):
+        raise ValueError("diverged_epoch must be an int or null")
+    history = header.get("history")
+    if not isinstance(history, dict) or not all(
+            isinstance(k, str) and isinstance(v, list) and len(v) <= epoch
+            and all(_number(x) for x in v) for k, v in history.items()):
+        raise ValueError("history must map names to lists of at most 'epoch' numbers")
+    optimizers = header.get("optimizers")
+    if not isinstance(optimizers, list) or not optimizers or not all(
+            isinstance(o, dict) and isinstance(o.get("param_groups"), list)
+            and all(isinstance(g, dict) for g in o["param_groups"])
+            and isinstance(o.get("scalars"), dict) for o in optimizers):
+        raise ValueError("optimizers must be a list of {param_groups, scalars} objects")
+    for name in ("callbacks", "identity", "settings"):
+        if not isinstance(header.get(name), dict):
+            raise ValueError(f"{name} must be an object")
+    if not all(isinstance(v, dict) for v in header["callbacks"].values()):
+        raise ValueError("each callback's state must be an object")
 
 
 def read_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    from safetensors import SafetensorError
-    from safetensors.torch import load
+    """Tensors and header of a checkpoint, checked (digest over both, header schema).
 
-    try:
-        raw = path.read_bytes()
-        tensors = load(raw)
-        length = int.from_bytes(raw[:8], "little")
-        header = json.loads(json.loads(raw[8:8 + length])["__metadata__"][_KEY])
-    except (OSError, SafetensorError, KeyError, TypeError, ValueError) as exc:
-        raise ModelFileError(f"{path} is not a readable checkpoint ({exc}).") from exc
-    if header.get("tensor_sha256") != tensor_digest(tensors):
-        raise ModelFileError(f"{path} is corrupted: its tensors do not match their sha256.")
+    Raises
+    ------
+    ModelFileError
+        For a file that is not a regular file, is truncated, oversized, foreign, corrupted
+        (the digest covers the header and the tensors) or fails the header schema.
+    """
+    tensors, header = read_container(Path(path), key=_KEY, what="checkpoint",
+                                     validate=validate_header)
+    if "rng.generator" not in tensors:
+        raise ModelFileError(f"{path} is not a complete checkpoint: it has no generator "
+                             "state.")
     return tensors, header
 
 
@@ -196,7 +252,8 @@ class Checkpointer:
             return None
         tensors, header = trainer_state(trainer)
         path = self.path(trainer.state.epoch)
-        _write(path, tensors, {**header, "identity": self.identity, "settings": self.settings})
+        write_container(path, tensors, {**header, "identity": self.identity,
+                                        "settings": self.settings}, key=_KEY)
         # Prune only this run's files (the folder holds no other run's: check_fresh).
         for old in self.existing()[self.keep:]:
             old.unlink(missing_ok=True)
