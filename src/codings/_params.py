@@ -23,7 +23,7 @@ from codings.exceptions import InvalidInputError, did_you_mean
 ACTIVATIONS = ("identity", "relu", "elu", "selu", "sigmoid", "tanh")
 INITS = ("auto", "he", "glorot")
 LOSSES = ("mse", "bce")
-ARCHITECTURES = ("mlp", "conv")
+ARCHITECTURES = ("mlp", "conv", "lstm", "gru", "conv1d")
 OPTIMIZERS = ("adam", "sgd", "rmsprop", "nadam")
 LR_SCHEDULES = ("constant", "plateau", "cosine")
 PRECISIONS = ("32", "bf16-mixed")
@@ -203,7 +203,8 @@ AUTOENCODER_PARAMS: tuple[Param, ...] = (
     Param("constraints", (), Spec("any"), "constraints, given with --constraint", "skip"),
     Param("architecture", "mlp", Spec("choice", ARCHITECTURES),
           "'conv' for images: strided convolutions, whose channel counts are "
-          "--hidden-layer-sizes"),
+          "--hidden-layer-sizes; 'lstm', 'gru' or 'conv1d' for sequences (windows of a "
+          "series)"),
     Param("image_shape", None, Spec("sizes", optional=True),
           "(channels,)height,width of flat image rows, e.g. '1,28,28'; known for digits, "
           "faces and image arrays", parse_shape),

@@ -23,6 +23,7 @@ from codings._params import AUTOENCODER_PARAMS
 from codings.estimators.validation import as_float_tensor_input
 from codings.exceptions import InvalidInputError
 from codings.nn.module import AutoEncoderModule
+from codings.nn.sequence import CLIP_GRAD_NORM
 from codings.training.callbacks import Callback, ProgressBar
 from codings.training.checkpoint import Checkpointer, restore_trainer
 from codings.training.distributed import DistContext, device_for_rank, launched_by_torchrun
@@ -75,6 +76,9 @@ def resolve_device(device: str) -> torch.device:
 def training_settings(estimator: Any, device: torch.device) -> dict[str, Any]:
     """The parameters as the trainer reads them; bf16 falls back where it is not native."""
     settings = estimator.get_params(deep=False)
+    # Recurrent networks' gradients can explode through time: clip their norm.
+    settings["clip_grad_norm"] = CLIP_GRAD_NORM if settings["architecture"] in {"lstm", "gru"} \
+        else None
     if settings["precision"] == "bf16-mixed" and not bf16_supported(device):
         warnings.warn("precision='bf16-mixed' needs native bfloat16 support, which this "
                       "device lacks; training in float32 instead.", UserWarning, stacklevel=4)

@@ -42,7 +42,9 @@ class InputsMixin:
     input_shape_: tuple[int, ...] | None
 
     def _images_ok(self) -> bool:
-        return self.architecture == "conv" or self.encoder is not None
+        """Whether samples may have a shape (images for "conv", (timesteps, channels) for
+        the sequence architectures, anything for your own encoder)."""
+        return self.architecture != "mlp" or self.encoder is not None
 
     def _check_memmap(self, X: np.memmap, *, reset: bool) -> np.memmap:
         check_streamed(X, images_ok=self._images_ok())
@@ -77,14 +79,15 @@ class InputsMixin:
                 self.input_shape_ = tuple(int(s) for s in shape[1:])
             elif getattr(self, "input_shape_", None) not in (None, tuple(shape[1:])):
                 raise InvalidInputError(
-                    f"X has images of shape {tuple(shape[1:])}, but the model was fitted on "
-                    f"images of shape {self.input_shape_}.")
+                    f"X has samples of shape {tuple(shape[1:])}, but the model was fitted on "
+                    f"samples of shape {self.input_shape_}.")
             X = np.asarray(X).reshape(shape[0], -1)
         elif shape is not None and len(shape) > 2:
             raise InvalidInputError(
                 f"Found array with dim {len(shape)} (shape {tuple(shape)}); the MLP expects "
                 "2-D input (n_samples, n_features). Flatten it with X.reshape(len(X), -1), or "
-                "use architecture='conv' for images.")
+                "use architecture='conv' for images or 'lstm', 'gru' or 'conv1d' for "
+                "sequences.")
         elif reset:
             self.input_shape_ = None
         return check_features(self, X, reset=reset)
@@ -150,6 +153,16 @@ class InputsMixin:
             raise InvalidInputError("The codings passed to inverse_transform contain NaN or "
                                     f"infinity: it {first_nonfinite(Z)}.")
         return Z
+
+    def _check_out(self, out: Any, n_samples: int) -> None:
+        """``transform``'s ``out``: a float array of shape (n_samples, n_components)."""
+        expected = (n_samples, self.n_components)
+        if not isinstance(out, np.ndarray) or tuple(out.shape) != expected:
+            raise InvalidInputError(f"out must be an array of shape {expected} (n_samples, "
+                                    f"n_components); got {getattr(out, 'shape', out)!r}.")
+        if out.dtype.kind != "f":
+            raise InvalidInputError(f"out must be a float array (codings are real numbers); "
+                                    f"got dtype {out.dtype}.")
 
     def _as_input_shape(self, X_flat: np.ndarray) -> np.ndarray:
         shape = getattr(self, "input_shape_", None)

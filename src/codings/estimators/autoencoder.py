@@ -19,13 +19,12 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from codings.constraints.base import Constraint
-from codings.estimators._building import build_module, resolve_image_shape
+from codings.estimators._building import build_module, resolve_input_shape
 from codings.estimators._fitting import resolve_device, seed_from, train
 from codings.estimators._generative import GenerativeMixin
 from codings.estimators._inference import map_batches
 from codings.estimators._inputs import InputsMixin
 from codings.estimators._params import constraints_of, validate_params
-from codings.exceptions import InvalidInputError
 from codings.nn.module import AutoEncoderModule
 from codings.training.callbacks import Callback
 from codings.training.loop import TrainingResult
@@ -61,10 +60,17 @@ class AutoEncoder(GenerativeMixin, InputsMixin, ClassNamePrefixFeaturesOutMixin,
         Reconstruction loss. "bce" needs data in [0, 1]; it is computed from logits.
     constraints : tuple of Constraint, default=()
         Applied in order, e.g. ``(Denoising(std=0.2), Sparsity(target=0.05))``.
-    architecture : {"mlp", "conv"}, default="mlp"
+    architecture : {"mlp", "conv", "lstm", "gru", "conv1d"}, default="mlp"
         "conv": strided 3x3 convolutions (``hidden_layer_sizes`` are their channel counts)
         and a mirrored transposed-convolution decoder, for images given as
         (n, channels, height, width), (n, height, width), or flat with ``image_shape``.
+        "lstm" / "gru": for sequences (n, timesteps, channels) or (n, timesteps), an RNN
+        encoder (layer widths ``hidden_layer_sizes``; ``activation`` does not apply to the
+        recurrent layers) whose last state, through the coding layer, is the coding, and a
+        decoder that unrolls the coding back to ``timesteps`` steps without teacher forcing;
+        gradients are clipped to norm 1. "conv1d": strided temporal convolutions and their
+        mirror, restoring odd lengths exactly. ``inverse_transform`` returns the input's
+        shape; see :func:`codings.datasets.sliding_windows` to cut a series into windows.
     image_shape : tuple of int, optional
         (channels, height, width) or (height, width) of flat image inputs.
     encoder, decoder : torch.nn.Module, optional
@@ -226,12 +232,9 @@ class AutoEncoder(GenerativeMixin, InputsMixin, ClassNamePrefixFeaturesOutMixin,
                       seed: int) -> AutoEncoderModule:
         params = self.get_params(deep=False)
         params["hidden_layer_sizes"] = tuple(int(s) for s in self.hidden_layer_sizes)
-        image_shape = None
-        if self.architecture == "conv" and self.encoder is None:
-            image_shape = resolve_image_shape(self.image_shape, self._sample_shape(),
-                                              n_features)
-        return build_module(params, n_features, image_shape, self._constraints(), generator,
-                            seed)
+        shape = None if self.encoder is not None else resolve_input_shape(
+            self.architecture, self.image_shape, self._sample_shape(), n_features)
+        return build_module(params, n_features, shape, self._constraints(), generator, seed)
 
     # -- fitting ---------------------------------------------------------------------------
     def fit(self, X: Any, y: Any = None, *, callbacks: Sequence[Callback] = ()) -> AutoEncoder:
@@ -300,15 +303,6 @@ class AutoEncoder(GenerativeMixin, InputsMixin, ClassNamePrefixFeaturesOutMixin,
         if out is not None:
             self._check_out(out, X.shape[0])
         return self._map_batches(X, lambda m, x: m.encode(x).z, out)
-
-    def _check_out(self, out: Any, n_samples: int) -> None:
-        expected = (n_samples, self.n_components)
-        if not isinstance(out, np.ndarray) or tuple(out.shape) != expected:
-            raise InvalidInputError(f"out must be an array of shape {expected} (n_samples, "
-                                    f"n_components); got {getattr(out, 'shape', out)!r}.")
-        if out.dtype.kind != "f":
-            raise InvalidInputError(f"out must be a float array (codings are real numbers); "
-                                    f"got dtype {out.dtype}.")
 
     def inverse_transform(self, X: Any) -> np.ndarray:
         """Decode codings back to the input space (probabilities when ``loss="bce"``).
