@@ -12,7 +12,12 @@ non-saturating generator loss):
   term; the reconstruction is the per-feature mean for MSE/BCE, as ``history_`` reports it);
 - the discriminator step minimises
   ``L_D = 1/2 [mean_b BCE(D(z_p,b), 1) + mean_b BCE(D(z_b), 0)]`` over ``D``'s parameters
-  only, with ``z`` detached (the "discriminator" term; log 2 = 0.693 when ``D`` cannot tell).
+  only, with ``z`` detached (the "discriminator" term; log 2 = 0.693 when ``D`` cannot tell),
+  plus the R1 gradient penalty ``gradient_penalty / 2 * mean_b ||grad_z D(z_p,b)||^2`` on the
+  prior draws (Mescheder, Geiger & Nowozin, "Which training methods for GANs do actually
+  converge?", ICML 2018; the "gradient_penalty" term). Without it the cloud of codings tends
+  to orbit the prior as one tight cluster instead of spreading over it: on the digits, 2 to 4
+  seeds in 10 ended collapsed; with it, none of 10 did.
 
 Priors (``d`` coding units):
 
@@ -93,8 +98,11 @@ class Adversarial(Constraint, name="adversarial"):
         Multiplies the generator loss against the per-feature reconstruction loss.
     discriminator_width, discriminator_layers : int, default=64 and 2
         The discriminator's hidden layers (``layers`` of ``width`` units, leaky ReLU).
-    learning_rate : float, default=1e-3
-        Of the discriminator's Adam (betas 0.5, 0.999 as for GANs).
+    learning_rate : float, default=5e-3
+        Of the discriminator's Adam (betas 0.5, 0.999 as for GANs); faster than the
+        autoencoder's 1e-3, so the discriminator stays close to its best response.
+    gradient_penalty : float, default=1.0
+        Weight of the R1 penalty on the discriminator's gradient at prior draws (0: none).
     n_modes : int, default=10
         Components of the ``"mixture"`` prior.
     """
@@ -103,7 +111,8 @@ class Adversarial(Constraint, name="adversarial"):
     weight: float = 1.0
     discriminator_width: int = 64
     discriminator_layers: int = 2
-    learning_rate: float = 1e-3
+    learning_rate: float = 5e-3
+    gradient_penalty: float = 1.0
     n_modes: int = 10
 
     build_order = 0  # make the coding layer linear before anything reads the encoder
@@ -133,6 +142,8 @@ class Adversarial(Constraint, name="adversarial"):
                 raise ValueError(f"{name} must be an int >= 1, got {value!r}")
         if not self.learning_rate > 0:
             raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}")
+        if not self.gradient_penalty >= 0:
+            raise ValueError(f"gradient_penalty must be >= 0, got {self.gradient_penalty!r}")
 
     # -- building --------------------------------------------------------------------------
     def build(self, module: AutoEncoderModule, constraints: tuple[Constraint, ...]) -> None:
@@ -171,11 +182,16 @@ class Adversarial(Constraint, name="adversarial"):
 
     def auxiliary_loss(self, out: Output, module: AutoEncoderModule) -> dict[str, Tensor]:
         z = out.z.detach()
-        z_prior = self.sample_prior(z.shape[0], z.shape[1], module.generator)
-        logits = discriminate(module, torch.cat([z_prior.to(z.device, z.dtype), z]))
-        real, fake = logits[:z.shape[0]], logits[z.shape[0]:]
+        z_prior = self.sample_prior(z.shape[0], z.shape[1], module.generator).to(z.device)
+        penalise = self.gradient_penalty > 0 and torch.is_grad_enabled()
+        z_prior.requires_grad_(penalise)
+        real, fake = discriminate(module, z_prior), discriminate(module, z)
         # BCE(l, 1) = softplus(-l) and BCE(l, 0) = softplus(l), stable for any logit.
-        return {"discriminator": 0.5 * (F.softplus(-real).mean() + F.softplus(fake).mean())}
+        terms = {"discriminator": 0.5 * (F.softplus(-real).mean() + F.softplus(fake).mean())}
+        if penalise:
+            (grad,) = torch.autograd.grad(real.sum(), z_prior, create_graph=True)
+            terms["gradient_penalty"] = 0.5 * self.gradient_penalty * grad.square().sum(1).mean()
+        return terms
 
 
 def discriminate(module: AutoEncoderModule, z: Tensor) -> Tensor:
