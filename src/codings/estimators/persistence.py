@@ -407,7 +407,8 @@ def _rebuild(header: dict[str, Any], tensors: dict[str, torch.Tensor],
     estimator = _estimator(header, modules)
     n_features = int(header["n_features_in"])
     state = {k: v for k, v in tensors.items() if not k.startswith(_scalers.PREFIX)}
-    _check_architecture(estimator, n_features, state)
+    if estimator.encoder is None:  # a user's own modules fix their sizes themselves
+        _check_architecture(estimator, n_features, state)
     module = estimator._build_module(n_features, torch.Generator().manual_seed(0), 0)
     module.load_state_dict(state, strict=True)
     estimator.module_ = module.eval()
