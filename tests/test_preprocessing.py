@@ -155,6 +155,7 @@ def test_a_scaled_autoencoder_is_a_scikit_learn_pipeline() -> None:
         _ = fitted.not_there_
 
 
+@pytest.mark.filterwarnings("ignore:X does not look scaled")
 def test_save_refuses_what_a_model_file_cannot_hold(tmp_path: Path) -> None:
     X = wide_data().astype(np.float64)
     pipeline = make_pipeline(PCA(3), AutoEncoder(hidden_layer_sizes=(), max_iter=2,
@@ -221,3 +222,15 @@ def test_a_column_near_1e200_is_refused_by_name_not_zeroed(workdir: Path,
     assert "Traceback" not in err and "big.npy, column 2: values up to" in err
     minmax = Scaling.fit(X, "minmax").transform(X)
     assert np.isfinite(minmax).all() and minmax[:, 1].max() == 1.0
+
+
+def test_autoencoder_methods_in_scaled_units_are_not_reachable_unscaled() -> None:
+    X = wide_data().astype(np.float64)
+    model = ScaledAutoEncoder([("scaler", StandardScaler()), ("autoencoder", AutoEncoder(
+        hidden_layer_sizes=(8,), max_iter=2, constraints=(Variational(),),
+        random_state=0))]).fit(X)
+    np.testing.assert_array_equal(model.elbo(X, n_samples=4),
+                                  model.autoencoder.elbo(model[0].transform(X), n_samples=4))
+    with pytest.raises(AttributeError, match="no attribute '_check_X'"):
+        _ = model._check_X
+    assert model.loss == "mse" and callable(model.elbo)

@@ -59,10 +59,13 @@ class ScaledAutoEncoder(Pipeline):
 
     def __getattr__(self, name: str) -> Any:
         # Called only for names the pipeline lacks: the autoencoder's parameters and fitted
-        # attributes read through (model.history_, model.n_components). Private names do
-        # not, so scikit-learn's own probes are unaffected.
+        # attributes read through (model.history_, model.n_components). Not its methods,
+        # which take scaled rows (the raw-unit ones are defined below), and not private
+        # names, so scikit-learn's own probes are unaffected.
         if not name.startswith("_") and "steps" in self.__dict__:
-            return getattr(self.steps[-1][1], name)
+            value = getattr(self.steps[-1][1], name)
+            if not callable(value) or isinstance(value, type):
+                return value
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     # -- units ---------------------------------------------------------------------------
@@ -78,7 +81,7 @@ class ScaledAutoEncoder(Pipeline):
         check_is_fitted(self)
         X = np.asarray(X)
         shape = X.shape
-        flat = X.reshape(shape[0], -1)
+        flat = X.reshape(-1, self.n_features_in_)  # rows, images or a chain of rows
         for _, _, step in reversed(list(self._iter(with_final=False))):
             flat = step.inverse_transform(flat)
         return np.asarray(flat).reshape(shape)
@@ -98,13 +101,28 @@ class ScaledAutoEncoder(Pipeline):
         (what ``score_samples`` negates and ``codings score`` writes)."""
         return np.asarray(self.autoencoder.reconstruction_error(self.scale(X)))
 
-    def sample(self, n_samples: int = 1, *, random_state: Any = None) -> np.ndarray:
-        """Draws from a variational model's prior, decoded to raw units."""
-        return self.unscale(self.autoencoder.sample(n_samples, random_state=random_state))
+    def sample(self, n_samples: int = 1, *, random_state: Any = None, X_start: Any = None,
+               **kwargs: Any) -> np.ndarray:
+        """New rows in raw units (``X_start``, for a denoising chain, is raw too); keywords
+        as for ``AutoEncoder.sample``."""
+        if X_start is not None:
+            kwargs["X_start"] = self.scale(X_start)
+        return self.unscale(self.autoencoder.sample(n_samples, random_state=random_state,
+                                                    **kwargs))
 
     def interpolate(self, a: Any, b: Any, steps: int = 8) -> np.ndarray:
         """Decode ``steps`` codings on the segment from coding ``a`` to ``b``, in raw units."""
         return self.unscale(self.autoencoder.interpolate(a, b, steps))
+
+    def elbo(self, X: Any, **kwargs: Any) -> np.ndarray:
+        """A variational model's per-row ELBO of the scaled rows (what ``score_samples``
+        returns for it); keywords as for ``AutoEncoder.elbo``."""
+        return np.asarray(self.autoencoder.elbo(self.scale(X), **kwargs))
+
+    def log_likelihood(self, X: Any, **kwargs: Any) -> np.ndarray:
+        """Importance-weighted ``log p(x)`` of the scaled rows; keywords as for
+        ``AutoEncoder.log_likelihood``."""
+        return np.asarray(self.autoencoder.log_likelihood(self.scale(X), **kwargs))
 
     # -- files ---------------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str]) -> None:
