@@ -23,7 +23,9 @@ from codings.estimators.validation import (
 from codings.exceptions import InvalidInputError
 
 _UNSCALED_MAGNITUDE = 5.0
-_SCALE_CHECK_ROWS = 10_000  # rows read to judge scaling (a memory map is never read whole)
+# Rows read to judge scaling and range: spread over X, few enough that the temporaries of
+# mean/std stay a small share of the data (a memory map is never read whole).
+_SCALE_CHECK_ROWS = 2_048
 # What each output activation can produce (MSE models; BCE data is checked to be in [0, 1]).
 OUTPUT_RANGES = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0), "relu": (0.0, np.inf),
                  "elu": (-1.0, np.inf), "selu": (-1.7580993408473766, np.inf)}
@@ -78,9 +80,11 @@ class InputsMixin:
             if reset:
                 self.input_shape_ = tuple(int(s) for s in shape[1:])
             elif getattr(self, "input_shape_", None) not in (None, tuple(shape[1:])):
+                kind = {"conv": "images", "mlp": "samples"}.get(self.architecture,
+                                                                "sequences")
                 raise InvalidInputError(
-                    f"X has samples of shape {tuple(shape[1:])}, but the model was fitted on "
-                    f"samples of shape {self.input_shape_}.")
+                    f"X has {kind} of shape {tuple(shape[1:])}, but the model was fitted on "
+                    f"{kind} of shape {self.input_shape_}.")
             X = np.asarray(X).reshape(shape[0], -1)
         elif shape is not None and len(shape) > 2:
             raise InvalidInputError(
@@ -108,7 +112,8 @@ class InputsMixin:
                 f"({n_features}) and no constraint is set: the autoencoder can learn to copy "
                 "its input without finding structure. Use fewer components, or add a "
                 "Denoising or Sparsity constraint.", UserWarning, stacklevel=3)
-        sample = np.asarray(X[:_SCALE_CHECK_ROWS]).reshape(-1, n_features)
+        step = max(1, X.shape[0] // _SCALE_CHECK_ROWS)
+        sample = np.asarray(X[::step][:_SCALE_CHECK_ROWS]).reshape(-1, n_features)
         self._warn_if_unscaled(sample)
         self._warn_if_out_of_reach(sample)
         return X

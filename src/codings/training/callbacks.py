@@ -161,9 +161,10 @@ class LRSchedule(Callback):
 
 class DivergenceGuard(Callback):
     """Ends training when the loss diverges: a NaN or infinite term, or a loss that explodes
-    (more than ``factor`` times the untrained model's, measured first); and checks the final
-    weights the same way, since the last epoch's training loss was measured before its
-    steps. Then the trainer restores the best weights, and this warns
+    (more than ``factor`` times the untrained model's, measured first: on the first batch,
+    before any step); and checks the final weights, since the last epoch's training loss was
+    measured before its steps (non-finite weights, or weights that grew a hundredfold and
+    whose loss exploded). Then the trainer restores the best weights, and this warns
     (:class:`TrainingDivergedWarning`) or raises (:class:`TrainingDivergedError`) with what
     to change: the learning rate, or a constraint's weight when its penalty exploded.
 
@@ -189,10 +190,10 @@ class DivergenceGuard(Callback):
         self.factor = factor
         self.reference: dict[str, float] | None = None
         self.cause: dict[str, Any] | None = None
+        self._initial_scale = 0.0
 
     def on_train_begin(self, max_iter: int) -> None:
-        if self.reference is None:  # a resumed run keeps the first one
-            self.reference = self.trainer.probe_terms()
+        self._initial_scale = self._weight_scale()
 
     def _limit(self) -> float:
         reference = (self.reference or {}).get("loss", 1.0)
@@ -207,7 +208,13 @@ class DivergenceGuard(Callback):
             return None
         return {"terms": values, "nonfinite": bad}
 
+    def _weight_scale(self) -> float:
+        return max((float(p.detach().abs().max()) for p in self.trainer.module.parameters()
+                    if p.numel()), default=0.0)
+
     def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
+        if self.reference is None:  # the untrained terms (a resumed run keeps its own)
+            self.reference = self.trainer.untrained
         if self.trainer.state.stop_reason is not None:
             return
         cause = self._diverged(logs)
@@ -221,8 +228,12 @@ class DivergenceGuard(Callback):
             return  # the best weights will be restored: the last ones do not matter
         if trainer.state.epoch == 0:
             return
-        finite = all(bool(torch.isfinite(p).all()) for p in trainer.module.parameters())
-        terms = trainer.probe_terms() if finite else {"loss": math.nan}
+        # The last epoch's loss was measured before its last steps: look at the weights.
+        # Non-finite ones diverged; ones that grew a hundredfold get their loss measured.
+        scale = self._weight_scale()
+        if math.isfinite(scale) and scale <= 100 * max(self._initial_scale, 1.0):
+            return
+        terms = trainer.probe_terms() if math.isfinite(scale) else {"loss": math.nan}
         cause = self._diverged(terms)
         if cause is not None:
             self.cause = {**cause, "epoch": trainer.state.epoch - 1, "final": True}

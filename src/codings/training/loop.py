@@ -233,6 +233,8 @@ class Trainer:
         self.state = TrainState()
         self.monitor_validation = False
         self.source: Source | None = None
+        #: the terms of the first batch, before any step (see run_epoch)
+        self.untrained: dict[str, float] | None = None
 
     # -- what callbacks use ----------------------------------------------------------------
     def stop(self, reason: str) -> None:
@@ -252,9 +254,9 @@ class Trainer:
         device = next(self.module.parameters()).device
         return torch.autocast(device.type, dtype=torch.bfloat16)
 
-    def probe_terms(self, rows: int = 2048) -> dict[str, float]:
-        """The terms on (up to) the first ``rows`` training rows in eval mode: the reference
-        the divergence guard compares with, and its check of the final weights."""
+    def probe_terms(self, rows: int = 512) -> dict[str, float]:
+        """The terms on (up to) the first ``rows`` training rows in eval mode (the divergence
+        guard's check of suspicious final weights)."""
         assert self.source is not None
         head = self.source.head(rows)
         return mean_terms(self.module, self.objective, head, rows, self.autocast)
@@ -266,9 +268,14 @@ class Trainer:
         module.train()
         totals: dict[str, Tensor] = {}
         rank, world = (self.context.rank, self.context.world_size) if self.context else (0, 1)
+        first: dict[str, Tensor] | None = None
         for batch in source.batches(self.generator, batch_size, rank, world):
             with self.autocast():
                 terms = self.objective(module, batch)
+            if first is None and self.untrained is None:
+                # The untrained model's loss, measured first and free: the first batch's
+                # terms, computed before the first step (the divergence guard's reference).
+                first = {name: value.detach() for name, value in terms.items()}
             optimizer.zero_grad(set_to_none=True)
             terms["loss"].backward()
             if self.clip_grad_norm is not None:
@@ -281,10 +288,16 @@ class Trainer:
                 weighted = value.detach() * rows
                 totals[name] = totals[name] + weighted if name in totals else weighted
         # One host sync per epoch, for all terms at once (and one all-reduce under torchrun).
-        stacked = all_reduce_sum(torch.stack([v.float() for v in totals.values()]),
+        extra = list(first.values()) if first is not None else []
+        stacked = all_reduce_sum(torch.stack([v.float() for v in [*totals.values(), *extra]]),
                                  self.context)
-        values = stacked.div_(source.rows_seen(world)).tolist()
-        return dict(zip(totals, values, strict=True))
+        values = stacked.tolist()
+        seen = source.rows_seen(world)
+        logs = {name: value / seen for name, value in zip(totals, values, strict=False)}
+        if first is not None:  # every rank agrees on it: averaged over the ranks
+            self.untrained = {name: value / world for name, value in
+                              zip(first, values[len(totals):], strict=True)}
+        return logs
 
     def _auxiliary_step(self, step: AuxiliaryStep) -> dict[str, Tensor]:
         with self.autocast():
