@@ -222,3 +222,14 @@ def test_an_output_that_is_the_model_is_refused(fitted_run: str,
     one_line_error(capsys, main(["export", "onnx/encoder.onnx", "-o", "onnx"]),
                    "it is the input onnx/encoder.onnx")
     assert Path("onnx/encoder.onnx").read_bytes() == before
+
+
+def test_every_reader_is_reachable_from_python(tmp_path: Path) -> None:
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    pd.DataFrame(ROWS, columns=list("abc")).to_parquet(tmp_path / "x.parquet")
+    for bunch in (load_parquet(tmp_path / "x.parquet"), load_file(tmp_path / "x.parquet")):
+        np.testing.assert_array_equal(bunch.data, ROWS)
+        assert bunch.feature_names == ["a", "b", "c"]
+    np.save(tmp_path / "x.npy", ROWS.astype(np.float32))
+    assert load_file(tmp_path / "x.npy", mmap=True).data.dtype == np.float32
