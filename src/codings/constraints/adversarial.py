@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import ClassVar
 
 import torch
@@ -77,7 +78,7 @@ def make_discriminator(n_components: int, width: int, layers: int,
     """``n_components -> width (x layers, leaky ReLU) -> 1 logit``, He-initialised."""
     sizes = [n_components] + [width] * layers
     modules: list[nn.Module] = []
-    for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True):
+    for n_in, n_out in pairwise(sizes):
         linear = nn.Linear(n_in, n_out)
         init_linear(linear, "he", generator)
         modules += [linear, nn.LeakyReLU(0.2)]
@@ -175,7 +176,7 @@ class Adversarial(Constraint, name="adversarial"):
         return {"generator": self.weight * F.softplus(-logits).mean()}
 
     def auxiliary_parameters(self, module: AutoEncoderModule) -> list[nn.Parameter]:
-        return list(module.discriminator.parameters())
+        return list(discriminator_of(module).parameters())
 
     def auxiliary_optimizer(self, parameters: list[nn.Parameter]) -> torch.optim.Optimizer:
         return torch.optim.Adam(parameters, lr=self.learning_rate, betas=(0.5, 0.999))
@@ -194,8 +195,14 @@ class Adversarial(Constraint, name="adversarial"):
         return terms
 
 
+def discriminator_of(module: AutoEncoderModule) -> nn.Module:
+    discriminator = module.discriminator
+    assert isinstance(discriminator, nn.Module)  # attached by Adversarial.build
+    return discriminator
+
+
 def discriminate(module: AutoEncoderModule, z: Tensor) -> Tensor:
     """``D(z)``, shape ``(N,)``, in the discriminator's own dtype (float32 under autocast)."""
-    discriminator: nn.Module = module.discriminator
+    discriminator = discriminator_of(module)
     dtype = next(discriminator.parameters()).dtype
     return discriminator(z.to(dtype)).squeeze(1)
