@@ -92,3 +92,54 @@ def test_streamed_early_stopping_and_errors(tmp_path):
         AutoEncoder(max_iter=1).fit(str(tmp_path / "x.csv"))
     with pytest.raises(InvalidInputError, match="cannot stream a memory-mapped array"):
         AutoEncoder(max_iter=1, pretraining="layerwise").fit(tmp_path / "x.npy")
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_DATA and /proc are Linux")
+@pytest.mark.parametrize("method", ["score_samples", "reconstruction_error", "detector_fit",
+                                    "detector_decision", "transform_out"])
+def test_every_method_that_takes_a_path_streams_in_bounded_memory(tmp_path, method):
+    """Each method reads a .npy path batch by batch: under a data limit far below the
+    file's size, per-row results come back and nothing grows with the file."""
+    rows, features = FILE_MB * 2**20 // (4 * 256), 256
+    data = np.lib.format.open_memmap(tmp_path / "big.npy", mode="w+", dtype=np.float32,
+                                     shape=(rows, features))
+    rng = np.random.default_rng(0)
+    for start in range(0, rows, 65_536):
+        stop = min(start + 65_536, rows)
+        data[start:stop] = rng.random((stop - start, features), dtype=np.float32)
+    data.flush()
+    del data
+    calls = {
+        "score_samples": "result = ae.score_samples(path)",
+        "reconstruction_error": "result = ae.reconstruction_error(path)",
+        "detector_fit": "result = AnomalyDetector(ae).fit(path).offset_",
+        "detector_decision": "result = AnomalyDetector(ae).fit(small).decision_function(path)",
+        "transform_out": "result = ae.transform(path, out=np.lib.format.open_memmap("
+                         f"{str(tmp_path / 'z.npy')!r}, mode='w+', dtype=np.float32, "
+                         "shape=(np.load(path, mmap_mode='r').shape[0], 4)))",
+    }
+    script = textwrap.dedent(f"""
+        import resource, numpy as np, torch
+        torch.set_num_threads(1)
+        from codings import AnomalyDetector, AutoEncoder
+
+        def private_mb():
+            for line in open("/proc/self/status"):
+                if line.startswith("VmData:"):
+                    return int(line.split()[1]) // 1024
+
+        path = {str(tmp_path / "big.npy")!r}
+        small = {str(tmp_path / "small.npy")!r}
+        np.save(small, np.load(path, mmap_mode="r")[:20000])
+        ae = AutoEncoder(n_components=4, hidden_layer_sizes=(16,), max_iter=1,
+                         random_state=0).fit(small)
+        ae.score_samples(small); AnomalyDetector(ae).fit(small).decision_function(small)
+        limit = (private_mb() + {LIMIT_HEADROOM_MB}) * 2**20
+        resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+        {calls[method]}
+        print("ok", np.size(result), bool(np.isfinite(np.atleast_1d(result)[-100:]).all()))
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=600, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.split()[0] == "ok" and result.stdout.split()[-1] == "True"

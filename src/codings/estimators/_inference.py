@@ -66,7 +66,6 @@ def map_batches(module: nn.Module, X: np.ndarray, function: Callable[[Any, torch
     device = next(net.parameters()).device
     if out_dtype is None:
         out_dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
-    parts = []
     for start in range(0, X.shape[0], INFERENCE_BATCH):
         batch = np.ascontiguousarray(X[start:start + INFERENCE_BATCH])
         if flatten:
@@ -78,7 +77,11 @@ def map_batches(module: nn.Module, X: np.ndarray, function: Callable[[Any, torch
             x = torch.tensor(batch, dtype=dtype, device=device)
         result = function(net, x).cpu().numpy()
         if out is None:
-            parts.append(result)
-        else:
-            out[start:start + len(result)] = result
-    return out if out is not None else np.concatenate(parts).astype(out_dtype, copy=False)
+            # Results go straight into one array: keeping each batch's small result alive
+            # would pin the allocator's heap between the batches' large temporaries (seen:
+            # ~1 MB retained per 4,096-row batch, unbounded on a large file).
+            out = np.empty((X.shape[0], *result.shape[1:]), dtype=out_dtype)
+        out[start:start + len(result)] = result
+    if out is None:  # no rows
+        out = np.empty((0,), dtype=out_dtype)
+    return out
