@@ -95,11 +95,10 @@ def test_streamed_early_stopping_and_errors(tmp_path):
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_DATA and /proc are Linux")
-@pytest.mark.parametrize("method", ["score_samples", "reconstruction_error", "detector_fit",
-                                    "detector_decision", "transform_out"])
-def test_every_method_that_takes_a_path_streams_in_bounded_memory(tmp_path, method):
+def test_every_method_that_takes_a_path_streams_in_bounded_memory(tmp_path):
     """Each method reads a .npy path batch by batch: under a data limit far below the
-    file's size, per-row results come back and nothing grows with the file."""
+    file's size, per-row results come back and nothing grows with the file (one child
+    process runs them all under the limit, one after the other)."""
     rows, features = FILE_MB * 2**20 // (4 * 256), 256
     data = np.lib.format.open_memmap(tmp_path / "big.npy", mode="w+", dtype=np.float32,
                                      shape=(rows, features))
@@ -110,14 +109,17 @@ def test_every_method_that_takes_a_path_streams_in_bounded_memory(tmp_path, meth
     data.flush()
     del data
     calls = {
-        "score_samples": "result = ae.score_samples(path)",
-        "reconstruction_error": "result = ae.reconstruction_error(path)",
-        "detector_fit": "result = AnomalyDetector(ae).fit(path).offset_",
-        "detector_decision": "result = AnomalyDetector(ae).fit(small).decision_function(path)",
-        "transform_out": "result = ae.transform(path, out=np.lib.format.open_memmap("
+        "score_samples": "ae.score_samples(path)",
+        "reconstruction_error": "ae.reconstruction_error(path)",
+        "detector_fit": "AnomalyDetector(ae).fit(path).offset_",
+        "detector_decision": "AnomalyDetector(ae).fit(small).decision_function(path)",
+        "transform_out": "ae.transform(path, out=np.lib.format.open_memmap("
                          f"{str(tmp_path / 'z.npy')!r}, mode='w+', dtype=np.float32, "
                          "shape=(np.load(path, mmap_mode='r').shape[0], 4)))",
     }
+    lines = "\n".join(f"result = {call}\nprint({name!r}, np.size(result), "
+                      "bool(np.isfinite(np.atleast_1d(result)[-100:]).all()), flush=True)"
+                      for name, call in calls.items())
     script = textwrap.dedent(f"""
         import resource, numpy as np, torch
         torch.set_num_threads(1)
@@ -136,10 +138,12 @@ def test_every_method_that_takes_a_path_streams_in_bounded_memory(tmp_path, meth
         ae.score_samples(small); AnomalyDetector(ae).fit(small).decision_function(small)
         limit = (private_mb() + {LIMIT_HEADROOM_MB}) * 2**20
         resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
-        {calls[method]}
-        print("ok", np.size(result), bool(np.isfinite(np.atleast_1d(result)[-100:]).all()))
-    """)
+    """) + lines
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                            timeout=600, check=False)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.split()[0] == "ok" and result.stdout.split()[-1] == "True"
+                            timeout=900, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
+    printed = {line.split()[0]: line.split()[1:] for line in result.stdout.splitlines()}
+    assert set(printed) == set(calls)
+    for name in ("score_samples", "reconstruction_error", "detector_decision"):
+        assert printed[name] == [str(rows), "True"], name
+    assert printed["detector_fit"] == ["1", "True"]
