@@ -261,3 +261,16 @@ def test_adversarial_with_variational_names_both():
     with pytest.raises(InvalidInputError, match="Variational") as info:
         AutoEncoder(max_iter=1, constraints=(Variational(), Adversarial())).fit(X)
     assert "prior" in str(info.value)
+
+
+def test_resume_is_exact_with_the_discriminator_and_its_optimizer(tmp_path, unit_digits):
+    params = {"n_components": 2, "hidden_layer_sizes": (16,), "loss": "bce", "batch_size": 64,
+              "constraints": (Adversarial(),), "random_state": 0}
+    X = unit_digits[:400]
+    full = AutoEncoder(max_iter=4, **params).fit(X)
+    AutoEncoder(max_iter=2, checkpoint_dir=tmp_path, **params).fit(X)
+    resumed = AutoEncoder(max_iter=4, checkpoint_dir=tmp_path, resume=True, **params).fit(X)
+    expected = full.module_.state_dict()
+    for name, value in resumed.module_.state_dict().items():
+        assert torch.equal(value, expected[name]), name
+    assert resumed.history_["discriminator"] == full.history_["discriminator"]
