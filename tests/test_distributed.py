@@ -58,3 +58,27 @@ def test_two_processes_agree_and_match_one_process_on_the_global_batch(tmp_path)
     weights = torch.cat([p.detach().flatten() for p in single.module_.parameters()]).numpy()
     np.testing.assert_allclose(rank0, weights, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(np.load(tmp_path / "loss0.npy"), single.loss_curve_, rtol=1e-4)
+
+
+def test_cli_fit_under_torchrun_makes_one_run_with_one_voice_and_a_shared_seed(tmp_path):
+    """`torchrun -m codings fit` without --random-state: rank 0 draws the seed and shares
+    it (recorded in params.json); only rank 0 prints (one line per epoch) and writes one run
+    folder; every rank exits 0; no deprecation warning from DDP's arguments."""
+    import json
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+               "--nproc_per_node=2", "-m", "codings", "fit", "--data", "digits",
+               "--max-iter", "2", "--hidden-layer-sizes", "16", "--runs-dir",
+               str(tmp_path / "runs")]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env,
+                            check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    output = result.stdout + result.stderr
+    assert output.count("fit epoch 1:") == 1 and output.count("fit epoch 2:") == 1, output
+    assert output.count("Saved run to") == 1
+    assert "deprecated" not in output
+    (run,) = (tmp_path / "runs").iterdir()
+    params = json.loads((run / "params.json").read_text())["params"]
+    assert isinstance(params["random_state"], int)
+    assert (run / "model.safetensors").exists()

@@ -16,6 +16,7 @@ from typing import Any
 from codings.cli.config import apply_config
 from codings.cli.data import load_training_data
 from codings.cli.parser import estimator_kwargs
+from codings.cli.ranks import Ranks, random_seed
 from codings.cli.runs import (
     TrainingData,
     data_reference,
@@ -83,8 +84,13 @@ def _finish(run_dir: Path, estimator: AutoEncoder, data: TrainingData,
 
 def train_run(run_dir: Path, estimator: AutoEncoder, data: TrainingData,
               document: dict[str, Any], quiet: bool, fresh: bool,
-              tensorboard: str | None = None) -> int:
-    """Fit ``estimator`` and fill ``run_dir``; ``fresh`` is False when resuming a run."""
+              tensorboard: str | None = None, main: bool = True) -> int:
+    """Fit ``estimator`` and fill ``run_dir``; ``fresh`` is False when resuming a run.
+
+    ``main`` is False on the other ranks under torchrun: they train and write nothing."""
+    if not main:
+        estimator.fit(data.X_scaled)
+        return 0
     write_params(run_dir, estimator, {**document, "status": "running"})
     callbacks: list[Any] = [] if quiet else [ProgressBar()]
     if tensorboard:
@@ -120,11 +126,19 @@ def fit(args: argparse.Namespace) -> int:
     # --scale auto reads output_activation and loss: scaled data the output layer can reach
     data = load_training_data(args.data, args.key, args.scale, params=params)
     load_s = time.perf_counter() - started
-    run_dir = reserve_run_dir(Path(args.runs_dir), args.name, data.name)
-    params.setdefault("checkpoint_dir", str(run_dir / "checkpoints"))
-    estimator = make_estimator(params, constraints, data)
-    document = {"command": ["codings", *args.argv],
-                "started": time.strftime("%Y-%m-%d %H:%M:%S"),
-                "data": data_reference(args, data), "timing": {"load_data_s": load_s}}
-    return train_run(run_dir, estimator, data, document, bool(args.quiet), fresh=True,
-                     tensorboard=getattr(args, "tensorboard", None))
+    ranks = Ranks(params.get("device", "cpu"))  # under torchrun: one folder, one voice
+    try:
+        run_dir = ranks.shared(lambda: reserve_run_dir(Path(args.runs_dir), args.name,
+                                                       data.name))
+        if ranks.active and params.get("random_state") is None:
+            params["random_state"] = ranks.shared(random_seed)  # every rank must agree
+        params.setdefault("checkpoint_dir", str(run_dir / "checkpoints"))
+        estimator = make_estimator(params, constraints, data)
+        document = {"command": ["codings", *args.argv],
+                    "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+                    "data": data_reference(args, data), "timing": {"load_data_s": load_s}}
+        return train_run(run_dir, estimator, data, document,
+                         bool(args.quiet) or not ranks.is_main, fresh=True,
+                         tensorboard=getattr(args, "tensorboard", None), main=ranks.is_main)
+    finally:
+        ranks.close()

@@ -72,8 +72,13 @@ def wrap(module: nn.Module, context: DistContext | None, device: torch.device) -
     from torch.nn.parallel import DistributedDataParallel
 
     ids = [device.index] if device.type == "cuda" else None
-    # broadcast_buffers off: the modules have no buffers, and every rank starts from the
-    # same seed, so the parameters already agree (DDP still broadcasts them once).
+    # No buffer sync in each forward pass: every rank starts from the same seed, and a
+    # user's BatchNorm keeps per-rank statistics as in plain DDP usage. torch >= 2.12 names
+    # this forward_sync_buffers (broadcast_buffers is deprecated there).
+    import inspect
+
+    if "forward_sync_buffers" in inspect.signature(DistributedDataParallel).parameters:
+        return DistributedDataParallel(module, device_ids=ids, forward_sync_buffers=False)
     return DistributedDataParallel(module, device_ids=ids, broadcast_buffers=False)
 
 
