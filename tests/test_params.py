@@ -78,3 +78,10 @@ def test_random_state_accepts_numpys_seed_range(value, small_data) -> None:
 def test_unknown_device_gets_one_line(device, small_data) -> None:
     with pytest.raises(InvalidInputError, match="device"):
         AutoEncoder(max_iter=1, device=device).fit(small_data)
+
+
+@pytest.mark.parametrize("params", [{"n_components": 10**9},
+                                    {"hidden_layer_sizes": (10**6, 10**6)}])
+def test_a_network_too_large_is_refused_before_allocating(params, small_data) -> None:
+    with pytest.raises(InvalidInputError, match="use smaller layers"):
+        AutoEncoder(max_iter=1, **params).fit(small_data)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -126,6 +127,22 @@ def _reset(module: nn.Module) -> nn.Module:
     return fresh
 
 
+MAX_WEIGHTS = 2**31  # 8 GiB of float32 weights: far above any autoencoder here
+
+
+def check_network_size(n_features: int, hidden_layer_sizes: tuple[int, ...],
+                       n_components: int) -> None:
+    """Refuse layer sizes whose dense weights alone would exceed :data:`MAX_WEIGHTS`, before
+    torch tries to allocate them (a typo such as ``n_components=10**9``)."""
+    sizes = [n_features, *hidden_layer_sizes, n_components]
+    weights = 2 * sum(a * b for a, b in pairwise(sizes))  # encoder and its mirror
+    if weights > MAX_WEIGHTS:
+        raise InvalidInputError(
+            f"n_components={n_components} and hidden_layer_sizes={tuple(hidden_layer_sizes)} "
+            f"on {n_features} features make {weights:.3g} weights, more than {MAX_WEIGHTS:.3g} "
+            "(8 GiB); use smaller layers.")
+
+
 def build_module(params: dict[str, Any], n_features: int, input_shape: tuple[int, ...] | None,
                  constraints: Sequence[Constraint], generator: torch.Generator,
                  seed: int) -> AutoEncoderModule:
@@ -139,6 +156,23 @@ def build_module(params: dict[str, Any], n_features: int, input_shape: tuple[int
     untouched and the result is reproducible; the built-in layers are then re-initialised from
     ``generator``.
     """
+    if params.get("encoder") is None:
+        check_network_size(n_features, tuple(params["hidden_layer_sizes"]),
+                           int(params["n_components"]))
+    try:
+        return _build_module(params, n_features, input_shape, constraints, generator, seed)
+    except (MemoryError, RuntimeError) as exc:
+        if "allocate" not in str(exc) and not isinstance(exc, MemoryError):
+            raise
+        raise InvalidInputError(
+            f"The network does not fit in memory (n_components={params['n_components']}, "
+            f"hidden_layer_sizes={tuple(params['hidden_layer_sizes'])}): use smaller layers."
+        ) from None
+
+
+def _build_module(params: dict[str, Any], n_features: int, input_shape: tuple[int, ...] | None,
+                  constraints: Sequence[Constraint], generator: torch.Generator,
+                  seed: int) -> AutoEncoderModule:
     if params["encoder"] is None:
         check_architecture(params["architecture"], constraints)
     with torch.random.fork_rng(devices=[]):
