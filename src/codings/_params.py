@@ -15,7 +15,7 @@ import argparse
 import math
 import numbers
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from codings.exceptions import InvalidInputError, did_you_mean
@@ -143,11 +143,11 @@ class Param:
     cli: Callable[[str], Any] | str | None = str
     default_text: str | None = None
     resumable: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
+    flag: str | None = None  # the CLI option when it is not --kebab-case of the name
 
     @property
     def option(self) -> str:
-        return "--" + self.name.replace("_", "-")
+        return self.flag or "--" + self.name.replace("_", "-")
 
 
 def parse_sizes(text: str) -> tuple[int, ...]:
@@ -247,6 +247,9 @@ AUTOENCODER_PARAMS: tuple[Param, ...] = (
     Param("precision", "32", Spec("choice", PRECISIONS),
           "'bf16-mixed' runs forward passes in bfloat16"),
     Param("device", "cpu", Spec("str"), "'cpu', 'cuda', 'cuda:N' or 'auto'", resumable=True),
+    Param("n_jobs", None, Spec("int", optional=True),
+          "threads for torch and BLAS: -1 all cores, -2 all but one", int,
+          default_text="1, or OMP_NUM_THREADS", resumable=True, flag="--jobs"),
     Param("random_state", None, Spec("seed"), "seed, for a reproducible run", int),
     Param("verbose", 0, Spec("int", low=0), "progress output", "skip", resumable=True),
 )
@@ -271,6 +274,9 @@ def validate(owner: str, values: dict[str, Any]) -> None:
     if values["max_iter"] == 0 and values["pretraining"] is None:
         raise param_error(owner, "max_iter", "an int >= 1 (0 only with pretraining, to skip "
                           "fine-tuning)", values["max_iter"])
+    if values["n_jobs"] == 0:
+        raise param_error(owner, "n_jobs", "None, a positive int, or a negative int (-1: all "
+                          "cores)", 0)
     if values["resume"] and values["checkpoint_dir"] is None:
         raise param_error(owner, "resume", "False unless checkpoint_dir is set (there is "
                           "nowhere to resume from)", values["resume"])

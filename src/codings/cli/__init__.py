@@ -54,7 +54,9 @@ def _one_line_warnings() -> Iterator[None]:
 def _run(command: str, args: Any) -> int:
     module_name, function = _COMMANDS[command]
     module = importlib.import_module(f"codings.cli.{module_name}")
-    with _one_line_warnings():
+    from codings._threads import limit_threads
+
+    with _one_line_warnings(), limit_threads(getattr(args, "n_jobs", None)):
         return int(getattr(module, function)(args))
 
 

@@ -189,4 +189,9 @@ def build_parser() -> Parser:
     from codings.cli.subcommands import add_commands
 
     add_commands(commands)
+    for command in commands.choices.values():  # every command that trains or applies one
+        if not any("--jobs" in action.option_strings for action in command._actions):
+            command.add_argument("--jobs", dest="n_jobs", type=int, metavar="N",
+                                 help="threads for torch and BLAS (default: 1, or "
+                                      "OMP_NUM_THREADS when set; -1: all cores)")
     return parser

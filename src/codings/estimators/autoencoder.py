@@ -18,6 +18,7 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
+from codings._threads import limit_threads
 from codings.constraints.base import Constraint
 from codings.estimators._building import build_module, resolve_input_shape
 from codings.estimators._fitting import resolve_device, seed_from, train
@@ -134,6 +135,10 @@ class AutoEncoder(GenerativeMixin, InputsMixin, ClassNamePrefixFeaturesOutMixin,
         native bfloat16.
     device : str, default="cpu"
         "cpu", "cuda", "cuda:N" or "auto".
+    n_jobs : int or None, default=None
+        Threads for torch and BLAS during each call, restored afterwards: None means
+        ``OMP_NUM_THREADS`` when set, else 1 (measured in ``benchmarks/threads.py``); -1 all
+        cores, -2 all but one. Results may differ in the last bits between thread counts.
     random_state : int, RandomState, Generator or None, default=None
         Seeds a private ``torch.Generator`` used for initialisation, shuffling and noise, so
         two fits are bit-identical (with the same number of processes and threads) and
@@ -184,7 +189,7 @@ class AutoEncoder(GenerativeMixin, InputsMixin, ClassNamePrefixFeaturesOutMixin,
                  checkpoint_dir: Any = None, checkpoint_every: int = 1,
                  checkpoint_keep: int = 2, resume: bool = False,
                  pretraining: str | None = None, pretraining_iter: int | None = None,
-                 precision: str = "32", device: str = "cpu",
+                 precision: str = "32", device: str = "cpu", n_jobs: int | None = None,
                  random_state: Any = None, verbose: int = 0) -> None:
         self.n_components = n_components
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -217,6 +222,7 @@ class AutoEncoder(GenerativeMixin, InputsMixin, ClassNamePrefixFeaturesOutMixin,
         self.pretraining_iter = pretraining_iter
         self.precision = precision
         self.device = device
+        self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
 
@@ -256,14 +262,13 @@ class AutoEncoder(GenerativeMixin, InputsMixin, ClassNamePrefixFeaturesOutMixin,
         Raises
         ------
         InvalidInputError
-            For a bad parameter or input (named in the message), or a checkpoint folder
-            that holds another run, or a resume with changed parameters or data.
-        TrainingDivergedError
-            With ``on_nonfinite="raise"``, when the loss diverges.
+            For a bad parameter or input, a checkpoint folder holding another run, or a
+            resume with changed parameters or data. TrainingDivergedError: see on_nonfinite.
         """
         self.constraints_ = validate_params(self)
         X = self._check_training_X(X, self.constraints_)
-        module, result = train(self, X, callbacks)
+        with limit_threads(self.n_jobs):
+            module, result = train(self, X, callbacks)
         self._set_fitted(module, result)
         return self
 
@@ -278,9 +283,10 @@ class AutoEncoder(GenerativeMixin, InputsMixin, ClassNamePrefixFeaturesOutMixin,
     def _map_batches(self, X: np.ndarray, function: Any,
                      out: np.ndarray | None = None) -> np.ndarray:
         """``function(module, x)`` over batches of ``X`` (see :mod:`._inference`)."""
-        return map_batches(self.module_, X, function, out)
+        with limit_threads(getattr(self, "n_jobs", None)):
+            return map_batches(self.module_, X, function, out)
 
-    def _decode_output(self, x_hat: torch.Tensor) -> torch.Tensor:
+    def _decode_output(self, x_hat: torch.Tensor) -> torch.Tensor:  # BCE decodes logits
         return torch.sigmoid(x_hat) if self.loss == "bce" else x_hat
 
     def transform(self, X: Any, *, out: np.ndarray | None = None) -> np.ndarray:

@@ -16,6 +16,7 @@ parameter survives ``sklearn.base.clone`` (and so ``GridSearchCV``, ``cross_val_
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import numpy as np
@@ -23,6 +24,7 @@ from sklearn.base import BaseEstimator, OutlierMixin, clone
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
+from codings._threads import limit_threads
 from codings.estimators.autoencoder import AutoEncoder
 from codings.estimators.validation import check_number, param_error
 from codings.exceptions import InvalidInputError
@@ -108,6 +110,9 @@ class AnomalyDetector(KeepsFittedAutoEncoder, OutlierMixin, BaseEstimator):
         Expected fraction of outliers in the training data, in (0, 0.5]: ``offset_`` is the
         ``100 * contamination`` percentile of the training scores, so that fraction of the
         training rows is flagged.
+    n_jobs : int or None, default=None
+        Threads for torch and BLAS during each call (see :class:`~codings.AutoEncoder`);
+        None keeps the autoencoder's own setting.
 
     Attributes
     ----------
@@ -131,15 +136,19 @@ class AnomalyDetector(KeepsFittedAutoEncoder, OutlierMixin, BaseEstimator):
     0.1
     """
 
-    def __init__(self, autoencoder: Any = None, *, contamination: float = 0.1) -> None:
+    def __init__(self, autoencoder: Any = None, *, contamination: float = 0.1,
+                 n_jobs: int | None = None) -> None:
         self.autoencoder = autoencoder
         self.contamination = contamination
+        self.n_jobs = n_jobs
 
     def _validate_params(self) -> None:
         owner = type(self).__name__
         check_autoencoder(owner, self.autoencoder, "score_samples")
         check_number(owner, "contamination", self.contamination, low=0, high=0.5,
                      low_open=True)
+        if self.n_jobs is not None:
+            check_number(owner, "n_jobs", self.n_jobs, integer=True)
 
     def fit(self, X: Any, y: Any = None) -> AnomalyDetector:
         """Fit the autoencoder if needed, then set ``offset_`` from the scores of ``X``.
@@ -169,8 +178,9 @@ class AnomalyDetector(KeepsFittedAutoEncoder, OutlierMixin, BaseEstimator):
 
     def _fit_scores(self, X: Any) -> np.ndarray:
         self._validate_params()
-        autoencoder = fitted_autoencoder(self.autoencoder, X)
-        scores = np.asarray(autoencoder.score_samples(X))
+        with self._threads():
+            autoencoder = fitted_autoencoder(self.autoencoder, X)
+            scores = np.asarray(autoencoder.score_samples(X))
         self.autoencoder_ = autoencoder
         self.offset_ = float(np.percentile(scores.astype(np.float64),
                                            100.0 * self.contamination))
@@ -189,7 +199,14 @@ class AnomalyDetector(KeepsFittedAutoEncoder, OutlierMixin, BaseEstimator):
         scores : ndarray of shape (n_samples,)
         """
         check_is_fitted(self)
-        return np.asarray(self.autoencoder_.score_samples(X))
+        with self._threads():
+            return np.asarray(self.autoencoder_.score_samples(X))
+
+    def _threads(self) -> Any:
+        """``n_jobs`` threads for the call (None: the autoencoder's own setting)."""
+        if getattr(self, "n_jobs", None) is None:
+            return contextlib.nullcontext()
+        return limit_threads(self.n_jobs)
 
     def decision_function(self, X: Any) -> np.ndarray:
         """``score_samples(X) - offset_``: negative for outliers, positive for inliers.
