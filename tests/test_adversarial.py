@@ -274,3 +274,12 @@ def test_resume_is_exact_with_the_discriminator_and_its_optimizer(tmp_path, unit
     for name, value in resumed.module_.state_dict().items():
         assert torch.equal(value, expected[name]), name
     assert resumed.history_["discriminator"] == full.history_["discriminator"]
+
+
+@pytest.mark.parametrize("form", ["layerwise", "layerwise-frozen"])
+def test_layerwise_phases_skip_it_and_fine_tuning_applies_it(form):
+    X = np.random.RandomState(0).rand(64, 12)
+    ae = AutoEncoder(n_components=2, hidden_layer_sizes=(6,), max_iter=2, pretraining=form,
+                     pretraining_iter=1, constraints=(Adversarial(),), random_state=0).fit(X)
+    assert not any(name.startswith("phase") and "generator" in name for name in ae.history_)
+    assert len(ae.history_["generator"]) == len(ae.history_["discriminator"]) == 2
