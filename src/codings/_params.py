@@ -234,7 +234,10 @@ AUTOENCODER_PARAMS: tuple[Param, ...] = (
           "warn, or raise (exit code 1)", resumable=True),
     Param("checkpoint_dir", None, Spec("any"), "write resumable checkpoints to this folder",
           default_text="RUN_DIR/checkpoints", resumable=True),
-    Param("checkpoint_every", 1, _INT1, "epochs between checkpoints", int, resumable=True),
+    Param("checkpoint_every", None, Spec("int", low=1, optional=True),
+          "epochs between checkpoints", int,
+          default_text="after the first epoch, then every 30 s, and at the end",
+          resumable=True),
     Param("checkpoint_keep", 2, _INT1, "newest checkpoints kept", int, resumable=True),
     Param("resume", False, Spec("bool"),
           "continue from the newest checkpoint in --checkpoint-dir; '--resume RUN_DIR' "

@@ -109,7 +109,10 @@ class AutoEncoder(GenerativeMixin, InputsMixin, ClassNamePrefixFeaturesOutMixin,
         parameters and a fingerprint of its data) there every ``checkpoint_every`` epochs and
         at the end, atomically, keeping the newest ``checkpoint_keep``. A fresh fit refuses a
         folder that holds another run's checkpoints.
-    checkpoint_every : int, default=1
+    checkpoint_every : int or None, default=None
+        Epochs between checkpoints; None writes one after the first epoch, then whenever 30
+        seconds of training have passed, and at the end (a checkpoint per epoch doubled
+        the fit of small data sets).
     checkpoint_keep : int, default=2
     resume : bool, default=False
         Continue from the newest readable checkpoint in ``checkpoint_dir`` (a corrupted
@@ -186,7 +189,7 @@ class AutoEncoder(GenerativeMixin, InputsMixin, ClassNamePrefixFeaturesOutMixin,
                  max_iter: int = 200, early_stopping: bool = False,
                  validation_fraction: float = 0.1, n_iter_no_change: int = 10,
                  tol: float = 1e-4, on_nonfinite: str = "warn",
-                 checkpoint_dir: Any = None, checkpoint_every: int = 1,
+                 checkpoint_dir: Any = None, checkpoint_every: int | None = None,
                  checkpoint_keep: int = 2, resume: bool = False,
                  pretraining: str | None = None, pretraining_iter: int | None = None,
                  precision: str = "32", device: str = "cpu", n_jobs: int | None = None,

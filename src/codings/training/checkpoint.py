@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -220,7 +221,7 @@ class Checkpointer:
     """
 
     directory: Path
-    every: int = 1
+    every: int | None = None  # epochs between checkpoints; None: by time (see Checkpoint)
     keep: int = 2
     writer: bool = True  # under torchrun only rank 0 writes; every rank can read
     identity: dict[str, Any] = field(default_factory=dict)
@@ -300,19 +301,30 @@ class Checkpointer:
 
 
 class Checkpoint(Callback):
-    """Writes a checkpoint every ``checkpointer.every`` epochs and once at the end (after
-    the best weights are restored)."""
+    """Writes a checkpoint every ``checkpointer.every`` epochs, or, when that is None, after
+    the first epoch and then whenever ``seconds`` have passed since the last one; and once at
+    the end (after the best weights are restored). Writing is atomic and fsynced, which
+    costs more than a small epoch: measured on the digits, a checkpoint per epoch made the
+    default fit 2.5x slower (11.1 s against 4.4 s)."""
 
     priority = 100
+    seconds = 30.0
 
     def __init__(self, checkpointer: Checkpointer) -> None:
         self.checkpointer = checkpointer
+        self._last = 0.0
+
+    def _due(self) -> bool:
+        every = self.checkpointer.every
+        if every is not None:
+            return self.trainer.state.epoch % every == 0
+        return self._last == 0.0 or time.monotonic() - self._last >= self.seconds
 
     def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
         # A stopping epoch is written by on_train_end, with its final weights.
-        if self.trainer.state.stop_reason is None and \
-                self.trainer.state.epoch % self.checkpointer.every == 0:
+        if self.trainer.state.stop_reason is None and self._due():
             self.checkpointer.save(self.trainer)
+            self._last = time.monotonic()
 
     def on_train_end(self, logs: dict[str, Any]) -> None:
         self.checkpointer.save(self.trainer)
