@@ -164,7 +164,7 @@ def test_generate_writes_samples_and_a_grid(workdir: Path, models: dict[str, Pat
 def test_generate_needs_a_variational_model(workdir: Path, models: dict[str, Path],
                                             capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["generate", str(models["plain"] / "model.safetensors"), "-o", "s.npy"])
-    one_line_error(capsys, code, "sample needs a model with a prior over its codings")
+    one_line_error(capsys, code, "sample needs a generative model")
 
 
 # -- score -----------------------------------------------------------------------------------

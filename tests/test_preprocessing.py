@@ -234,3 +234,4 @@ def test_autoencoder_methods_in_scaled_units_are_not_reachable_unscaled() -> Non
     with pytest.raises(AttributeError, match="no attribute '_check_X'"):
         _ = model._check_X
     assert model.loss == "mse" and callable(model.elbo)
+    assert model.module_ is model.autoencoder.module_  # a torch module is data, not a method

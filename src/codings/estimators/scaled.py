@@ -11,6 +11,7 @@ the exported ONNX encoder computes (to float32 rounding).
 
 from __future__ import annotations
 
+import inspect
 import os
 from pathlib import Path
 from typing import Any
@@ -64,7 +65,7 @@ class ScaledAutoEncoder(Pipeline):
         # names, so scikit-learn's own probes are unaffected.
         if not name.startswith("_") and "steps" in self.__dict__:
             value = getattr(self.steps[-1][1], name)
-            if not callable(value) or isinstance(value, type):
+            if not inspect.ismethod(value):
                 return value
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
