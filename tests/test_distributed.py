@@ -82,3 +82,29 @@ def test_cli_fit_under_torchrun_makes_one_run_with_one_voice_and_a_shared_seed(t
     params = json.loads((run / "params.json").read_text())["params"]
     assert isinstance(params["random_state"], int)
     assert (run / "model.safetensors").exists()
+
+
+def test_an_auxiliary_network_stays_the_same_on_every_rank(tmp_path):
+    """The adversarial discriminator trains by its own step, outside DDP's forward pass:
+    its gradients are averaged across ranks too, so both ranks end with one discriminator."""
+    script = tmp_path / "train.py"
+    script.write_text(textwrap.dedent("""
+        import os, sys
+        import numpy as np, torch
+        torch.set_num_threads(1)
+        from codings import Adversarial, AutoEncoder
+
+        X = np.random.default_rng(0).random((256, 10)).astype(np.float32)
+        ae = AutoEncoder(n_components=2, hidden_layer_sizes=(16,), max_iter=3, batch_size=32,
+                         constraints=(Adversarial(),), random_state=0).fit(X)
+        weights = torch.cat([p.detach().flatten() for p in ae.module_.parameters()]).numpy()
+        np.save(os.path.join(sys.argv[1], f"rank{os.environ['RANK']}.npy"), weights)
+    """))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+               "--nproc_per_node=2", str(script), str(tmp_path)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env,
+                            check=False)
+    assert (tmp_path / "rank1.npy").exists(), result.stderr[-3000:]
+    np.testing.assert_array_equal(np.load(tmp_path / "rank0.npy"),
+                                  np.load(tmp_path / "rank1.npy"))

@@ -144,7 +144,8 @@ def test_the_denoising_chain_moves_from_noise_towards_the_data(denoising_ae, uni
     noise, first, last = distance(chain[0]), distance(chain[1]), distance(chain[-1])
     held_out = distance(unit_digits[1500:])
     assert last < first < noise
-    assert last < 1.5 * held_out < 0.5 * noise, (last, held_out, noise)
+    # Noise is drawn within each feature's training range (data_min_, data_max_).
+    assert last < 1.5 * held_out and held_out < 0.5 * noise, (last, held_out, noise)
 
 
 def test_the_chain_returns_its_last_mean_and_is_reproducible(denoising_ae):

@@ -82,6 +82,26 @@ def _finish(run_dir: Path, estimator: AutoEncoder, data: TrainingData,
     write_run_report(run_dir, model, data, write_params(run_dir, estimator, document))
 
 
+def _header(run_dir: Path, estimator: AutoEncoder, data: TrainingData, fresh: bool) -> str:
+    """One line saying what is about to train, and where the run goes."""
+    sizes = [data.X.shape[1], *estimator.hidden_layer_sizes, estimator.n_components]
+    network = "-".join(str(s) for s in [*sizes, *reversed(sizes[:-1])])
+    constraints = ", ".join(c.name for c in estimator._constraints()) or "no constraint"
+    scaling = getattr(data, "scaling", None)
+    scale = getattr(scaling, "kind", None) or type(scaling).__name__ if scaling is not None \
+        else "none"
+    start = "" if fresh else f", resuming from epoch {_resumed_epoch(estimator)}"
+    return (f"codings fit: {data.name} {tuple(data.X.shape)}, scale {scale}; "
+            f"{estimator.architecture} {network} ({constraints}); {estimator.max_iter} "
+            f"epochs{start} -> {run_dir}")
+
+
+def _resumed_epoch(estimator: AutoEncoder) -> int:
+    found = Checkpointer(Path(estimator.checkpoint_dir)).existing() \
+        if estimator.checkpoint_dir else []
+    return int(found[0].stem.rsplit("-", 1)[-1]) if found else 0
+
+
 def train_run(run_dir: Path, estimator: AutoEncoder, data: TrainingData,
               document: dict[str, Any], quiet: bool, fresh: bool,
               tensorboard: str | None = None, main: bool = True) -> int:
@@ -92,6 +112,8 @@ def train_run(run_dir: Path, estimator: AutoEncoder, data: TrainingData,
         estimator.fit(data.X_scaled)
         return 0
     write_params(run_dir, estimator, {**document, "status": "running"})
+    if not quiet:
+        print(_header(run_dir, estimator, data, fresh), flush=True)
     callbacks: list[Any] = [] if quiet else [ProgressBar()]
     if tensorboard:
         callbacks.append(TensorBoard(tensorboard))

@@ -29,6 +29,9 @@ class WeightDecay(Constraint, name="weight_decay"):
             raise ValueError(f"l2 must be >= 0, got {self.l2!r}")
 
     def penalty(self, out: Output, module: AutoEncoderModule) -> dict[str, Tensor]:
-        weights = [p for p in module.parameters() if p.dim() > 1]
+        # The autoencoder's weights only: a constraint's own network (an adversarial
+        # discriminator, trained by its own step) is not the autoencoder's to regularise.
+        auxiliary = {id(p) for c in module.constraints for p in c.auxiliary_parameters(module)}
+        weights = [p for p in module.parameters() if p.dim() > 1 and id(p) not in auxiliary]
         total = torch.stack([w.square().sum() for w in weights]).sum()
         return {"weight_decay": 0.5 * self.l2 * total}

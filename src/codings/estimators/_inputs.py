@@ -31,6 +31,17 @@ OUTPUT_RANGES = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0), "relu": (0.0, np.in
                  "elu": (-1.0, np.inf), "selu": (-1.7580993408473766, np.inf)}
 
 
+def data_range(X: np.ndarray, chunk: int = 8_192) -> tuple[np.ndarray, np.ndarray]:
+    """Per-feature minimum and maximum of the flat rows of ``X`` (float64), chunk by chunk
+    so that a memory map is streamed."""
+    n_features = int(np.prod(X.shape[1:]))
+    low, high = np.full(n_features, np.inf), np.full(n_features, -np.inf)
+    for start in range(0, X.shape[0], chunk):
+        block = np.asarray(X[start:start + chunk]).reshape(-1, n_features)
+        low, high = np.minimum(low, block.min(axis=0)), np.maximum(high, block.max(axis=0))
+    return low, high
+
+
 class InputsMixin:
     """Input validation for :class:`~codings.AutoEncoder`."""
 

@@ -24,7 +24,7 @@ from codings.estimators._building import build_module, resolve_input_shape
 from codings.estimators._fitting import resolve_device, seed_from, train
 from codings.estimators._generative import GenerativeMixin
 from codings.estimators._inference import map_batches
-from codings.estimators._inputs import InputsMixin
+from codings.estimators._inputs import InputsMixin, data_range
 from codings.estimators._params import constraints_of, validate_params
 from codings.nn.module import AutoEncoderModule
 from codings.training.callbacks import Callback
@@ -164,6 +164,8 @@ class AutoEncoder(GenerativeMixin, InputsMixin, ClassNamePrefixFeaturesOutMixin,
         Why training ended.
     constraints_ : tuple of Constraint
         The validated ``constraints``.
+    data_min_, data_max_ : ndarray of shape (n_features_in_,)
+        Per-feature range of the training rows (a denoising chain starts inside it).
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Only when ``X`` had string column names.
@@ -273,6 +275,7 @@ class AutoEncoder(GenerativeMixin, InputsMixin, ClassNamePrefixFeaturesOutMixin,
         with limit_threads(self.n_jobs):
             module, result = train(self, X, callbacks)
         self._set_fitted(module, result)
+        self.data_min_, self.data_max_ = data_range(X)  # where a denoising chain starts
         return self
 
     def _set_fitted(self, module: AutoEncoderModule, result: TrainingResult) -> None:
@@ -374,9 +377,7 @@ class AutoEncoder(GenerativeMixin, InputsMixin, ClassNamePrefixFeaturesOutMixin,
         """Mean of :meth:`score_samples`, so that greater is better (for model selection)."""
         return float(np.mean(self.score_samples(X)))
 
-    @property
-    def _n_features_out(self) -> int:
-        return int(self.n_components)
+    _n_features_out = property(lambda self: int(self.n_components))
 
     # -- persistence -----------------------------------------------------------------------
     def save(self, path: Any) -> None:

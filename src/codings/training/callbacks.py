@@ -311,7 +311,12 @@ class DivergenceGuard(Callback):
 
 
 def _format_logs(logs: dict[str, float]) -> str:
-    return " ".join(f"{k}={v:.4g}" for k, v in logs.items() if k not in {"epoch", "time"})
+    # "loss" equals "reconstruction" when there is no penalty: say it once.
+    same = logs.get("loss") == logs.get("reconstruction")
+    hidden = {"epoch", "time", *(("reconstruction",) if same else ())}
+    if same and logs.get("val_loss") == logs.get("val_reconstruction"):
+        hidden.add("val_reconstruction")
+    return " ".join(f"{k}={v:.4g}" for k, v in logs.items() if k not in hidden)
 
 
 def _in_notebook(stream: Any) -> bool:

@@ -230,6 +230,8 @@ class Trainer:
         self.clip_grad_norm = clip_grad_norm
         device = next(module.parameters()).device
         self.forward_module = wrap(module, context, device)
+        self._main_parameters = [p for group in optimizer.param_groups
+                                 for p in group["params"]]
         self.state = TrainState()
         self.monitor_validation = False
         self.source: Source | None = None
@@ -278,8 +280,8 @@ class Trainer:
                 first = {name: value.detach() for name, value in terms.items()}
             optimizer.zero_grad(set_to_none=True)
             terms["loss"].backward()
-            if self.clip_grad_norm is not None:
-                nn.utils.clip_grad_norm_(self.module.parameters(), self.clip_grad_norm)
+            if self.clip_grad_norm is not None:  # the main optimizer's parameters only
+                nn.utils.clip_grad_norm_(self._main_parameters, self.clip_grad_norm)
             optimizer.step()
             for step in self.auxiliary:
                 terms.update(self._auxiliary_step(step))
@@ -305,6 +307,18 @@ class Trainer:
         step.optimizer.zero_grad(set_to_none=True)
         total = sum(terms.values(), torch.zeros((), device=next(iter(terms.values())).device))
         total.backward()
+        if self.context is not None and self.context.world_size > 1:
+            # Outside DDP's forward pass: average these gradients across ranks ourselves, so
+            # every rank's auxiliary network (a discriminator) stays the same.
+            grads = [p.grad for group in step.optimizer.param_groups for p in group["params"]
+                     if p.grad is not None]
+            if grads:
+                flat = torch.cat([g.reshape(-1) for g in grads])
+                all_reduce_sum(flat, self.context).div_(self.context.world_size)
+                offset = 0
+                for g in grads:
+                    g.copy_(flat[offset:offset + g.numel()].view_as(g))
+                    offset += g.numel()
         step.optimizer.step()
         return terms
 
