@@ -7,7 +7,6 @@ from typing import Any
 
 import numpy as np
 
-from codings.cli.apply import to_data_scale
 from codings.cli.files import check_output, write_array
 from codings.estimators import load
 
@@ -23,9 +22,9 @@ def image_shape_of(model: Any) -> tuple[int, ...] | None:
 
 def generate(args: argparse.Namespace) -> int:
     """Decode ``-n`` draws from the prior, in the data's scale; a PNG grid for images."""
-    output = check_output(args.output)
+    output = check_output(args.output, args.model)
     model = load(args.model)
-    samples = to_data_scale(model, model.sample(args.n_samples, random_state=args.random_state))
+    samples = model.sample(args.n_samples, random_state=args.random_state)  # raw units
     write_array(output, samples if output.suffix.lower() == ".npy"
                 else samples.reshape(len(samples), -1))
     shape = image_shape_of(model)

@@ -25,7 +25,7 @@ def report(args: argparse.Namespace) -> int:
             f"{run_dir}")
     model = load(model_path)
     try:
-        data = reload_run_data(document, getattr(model, "preprocessing_", None))
+        data = reload_run_data(document, model)
     except CodingsError as exc:  # moved or deleted data: report what is in the folder
         data = None
         document["data_problem"] = f"The training data could not be reloaded: {exc}"

@@ -58,7 +58,7 @@ def resume(args: argparse.Namespace) -> int:
     source = info.get("path") or info.get("source") or ""
     started = time.perf_counter()
     data = load_training_data(source, info.get("key"), info.get("requested_scale") or "auto",
-                              unit_interval=document["params"].get("loss") == "bce")
+                              params=document["params"])
     params = stored_params(document["params"])
     params.update({k: v for k, v in estimator_kwargs(args).items() if k != "resume"})
     params.update(checkpoint_dir=str(_checkpoint_dir(run_dir, document)), resume=True)

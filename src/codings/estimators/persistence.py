@@ -59,7 +59,7 @@ MAX_SIZE = 2**31  # any one declared size: a layer width, n_components, n_featur
 MAX_HISTORY_VALUES = 10**7
 _FIELDS = ("format_version", "library_version", "estimator", "params", "n_features_in",
            "feature_names_in", "input_shape", "image_shape", "preprocessing", "offset",
-           "history", "n_iter", "stop_reason")
+           "history", "history_order", "data_range", "n_iter", "stop_reason")
 
 
 class LegacyModelFileWarning(UserWarning):
@@ -130,6 +130,8 @@ def save(model: Any, path: str | os.PathLike[str]) -> None:
         "preprocessing": entries or None,
         "offset": float(offset) if offset is not None else None,
         "history": _jsonable(autoencoder.history_),
+        "history_order": list(autoencoder.history_),  # canonical JSON sorts the keys
+        "data_range": _data_range(autoencoder),
         "n_iter": int(autoencoder.n_iter_),
         "stop_reason": getattr(autoencoder, "stop_reason_", None),
     }
@@ -212,7 +214,8 @@ def _from_format_1(path: Path, header: dict[str, Any], tensors: dict[str, torch.
                   "does not cover the header, so a damaged header cannot be detected; save "
                   "it again to protect it.", LegacyModelFileWarning, stacklevel=3)
     converted = {k: v for k, v in header.items() if k != "tensor_sha256"}
-    converted.update(format_version=FORMAT_VERSION, offset=None, preprocessing=None)
+    converted.update(format_version=FORMAT_VERSION, offset=None, preprocessing=None,
+                     history_order=None, data_range=None)
     old = header.get("preprocessing")
     if isinstance(old, dict) and old.get("kind") != "none":
         offset, scale = (tensors.pop(f"{_scalers.PREFIX}{k}", None) for k in ("offset", "scale"))
@@ -263,6 +266,14 @@ def _problem(name: str, value: Any, n_features: Any) -> str | None:
         "offset": (lambda v: v is None or (isinstance(v, int | float) and not isinstance(
             v, bool) and math.isfinite(v)), "null or a finite number"),
         "history": (_is_history, "an object of lists of numbers"),
+        "history_order": (lambda v: v is None or (isinstance(v, list) and all(
+            map(_is_short_str, v)) and len(v) == len(set(v)) <= 10_000),
+            "null or a list of distinct names"),
+        # Its length is checked against n_features_in after that has been checked itself.
+        "data_range": (lambda v: v is None or (isinstance(v, list) and len(v) == 2 and all(
+            isinstance(row, list) and len(row) == len(v[0]) <= MAX_SIZE and all(
+                isinstance(x, int | float) and not isinstance(x, bool) for x in row)
+            for row in v)), "null or [minima, maxima], one number per feature"),
         "n_iter": (_is_int, "a non-negative integer"),
         "stop_reason": (lambda v: v is None or _is_short_str(v), "null or a string"),
     }
@@ -273,6 +284,13 @@ def _problem(name: str, value: Any, n_features: Any) -> str | None:
 def _describe(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _data_range(autoencoder: Any) -> list[list[float]] | None:
+    low, high = getattr(autoencoder, "data_min_", None), getattr(autoencoder, "data_max_", None)
+    if low is None or high is None:
+        return None
+    return [np.asarray(low, dtype=np.float64).tolist(), np.asarray(high, dtype=np.float64).tolist()]
 
 
 def _is_history(value: Any) -> bool:
@@ -415,8 +433,16 @@ def _rebuild(header: dict[str, Any], tensors: dict[str, torch.Tensor],
     estimator.n_features_in_ = n_features
     names = header["feature_names_in"]
     names = np.asarray(names, dtype=object) if names else None
-    estimator.history_ = {k: [math.nan if v is None else v for v in values]
-                          for k, values in header["history"].items()}
+    history = header["history"]
+    order = [k for k in header.get("history_order") or [] if k in history]
+    order += [k for k in history if k not in order]
+    estimator.history_ = {k: [math.nan if v is None else v for v in history[k]] for k in order}
+    if header.get("data_range") is not None:
+        low, high = (np.asarray(row, dtype=np.float64) for row in header["data_range"])
+        if low.shape != (estimator.n_features_in_,):
+            raise ValueError(f"'data_range' has {low.size} values per row for "
+                             f"{estimator.n_features_in_} features")
+        estimator.data_min_, estimator.data_max_ = low, high
     estimator.loss_curve_ = list(estimator.history_.get("loss", []))
     estimator.n_iter_ = int(header["n_iter"])
     estimator.stop_reason_ = header["stop_reason"]
