@@ -79,3 +79,17 @@ def test_every_command_takes_jobs():
     commands = parser._subparsers._group_actions[0].choices
     for name, command in commands.items():
         assert any("--jobs" in a.option_strings for a in command._actions), name
+
+
+def test_bit_identical_means_the_same_thread_count(small_data):
+    """What the README promises: the same process count and thread count give bit-identical
+    fits (a variational model, whose noise and reductions are the most sensitive)."""
+    from codings import Variational
+
+    params = dict(n_components=2, hidden_layer_sizes=(16,), max_iter=3, random_state=0,
+                  constraints=(Variational(),))
+    a = AutoEncoder(n_jobs=2, **params).fit(small_data)
+    b = AutoEncoder(n_jobs=2, **params).fit(small_data)
+    assert a.loss_curve_ == b.loss_curve_
+    assert all(torch.equal(p, q) for p, q in zip(a.module_.parameters(),
+                                                 b.module_.parameters(), strict=True))
