@@ -49,6 +49,12 @@ def _equal(a: list[torch.Tensor], b: list[torch.Tensor]) -> bool:
     return len(a) == len(b) and all(torch.equal(x, y) for x, y in zip(a, b, strict=True))
 
 
+def _semi_supervised_labels(estimator):
+    # -1 marks an unlabelled row (sklearn.semi_supervised's convention): scikit-learn's own
+    # semi-supervised classifiers are given other labels in this check.
+    return {"check_classifiers_classes": "-1 marks unlabelled rows, as in LabelSpreading"}
+
+
 @pytest.mark.filterwarnings("ignore:X does not look scaled", "ignore:n_components=")
 @parametrize_with_checks([
     EncoderClassifier(AutoEncoder(n_components=2, hidden_layer_sizes=(8,), max_iter=5,
@@ -58,7 +64,10 @@ def _equal(a: list[torch.Tensor], b: list[torch.Tensor]) -> bool:
                                   random_state=0),
                       freeze="unfreeze", hidden_layer_sizes=(8,), learning_rate=0.01,
                       max_iter=30, random_state=0),
-])
+    EncoderClassifier(hidden_layer_sizes=(8,), learning_rate=0.01, max_iter=100, batch_size=32,
+                      unsupervised_weight=0.1,
+                      random_state=0),  # the ladder network
+], expected_failed_checks=_semi_supervised_labels)
 def test_sklearn_compatible(estimator, check):
     check(estimator)
 
@@ -199,11 +208,16 @@ def test_early_stopping_records_validation_and_string_labels(data, fitted_ae):
 
 @pytest.mark.parametrize(("params", "message"), [
     ({"freeze": "finetune"}, r"The 'freeze' parameter of EncoderClassifier must be one of "
-                             r"'frozen', 'fine-tune', 'unfreeze'\. Got 'finetune' instead\. "
+                             r"'auto', 'frozen', 'fine-tune', 'unfreeze'\. Got 'finetune' "
+                             r"instead\. "
                              r"Did you mean 'fine-tune'\?"),
     ({"freeze": "unfreeze", "unfreeze_after": 60},
      r"The 'unfreeze_after' parameter of EncoderClassifier must be an int >= 0 and <= 50\. "
      r"Got 60 instead\."),
+    ({"freeze": "frozen"}, r"freeze='frozen' needs an autoencoder whose encoder it freezes; "
+                           r"with autoencoder=None the ladder network trains as one network"),
+    ({"unsupervised_weight": -1}, r"The 'unsupervised_weight' parameter of EncoderClassifier "
+                                  r"must be a float >= 0\. Got -1 instead\."),
     ({"hidden_layer_sizes": (0,)}, r"'hidden_layer_sizes' parameter of EncoderClassifier"),
     ({"learning_rate": 0}, r"'learning_rate' parameter of EncoderClassifier must be a float "
                            r"> 0\. Got 0 instead\."),
