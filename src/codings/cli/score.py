@@ -3,6 +3,13 @@
 The score is the model's ``score_samples`` (minus the reconstruction error, or the ELBO of a
 variational model): higher is more typical. The ``--contamination`` share of DATA with the
 lowest scores is flagged.
+
+With ``--window W``, DATA is one long series (one row per time step, one column per
+channel) and the output has one row per time step: the score of
+``AnomalyDetector.score_timesteps`` (minus the mean, over the windows of W steps covering the
+step, of their reconstruction error at that step) and its flag. The threshold is the one the
+model file stores when it was fitted with ``codings fit --window`` (the same W), else the
+``--contamination`` quantile of DATA's own per-step scores.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ import numpy as np
 from codings.cli.apply import read_rows
 from codings.cli.files import check_output, write_array
 from codings.estimators import load
+from codings.exceptions import InvalidInputError
 
 
 def score_and_flag(model: Any, X: np.ndarray, contamination: float) -> tuple[np.ndarray,
@@ -29,9 +37,41 @@ def score_and_flag(model: Any, X: np.ndarray, contamination: float) -> tuple[np.
     return detector.score_samples(X), detector.predict(X) == -1
 
 
+def score_timesteps_and_flag(model: Any, series: np.ndarray, window: int,
+                             contamination: float) -> tuple[np.ndarray, np.ndarray, str]:
+    """Per-time-step scores and flags of a series ``(timesteps, channels)``, and where the
+    threshold came from (the model file's, or the ``contamination`` quantile)."""
+    from codings.estimators.detector import AnomalyDetector, _final_step
+
+    final = _final_step(model)
+    stored = getattr(final, "window_", None)
+    if stored is not None and getattr(final, "offset_", None) is not None:
+        if stored != window:
+            raise InvalidInputError(f"The model's threshold is per time step with windows of "
+                                    f"{stored} steps; score with --window {stored}, not "
+                                    f"{window}.")
+        detector = AnomalyDetector.from_model(model)
+        scores = detector.score_timesteps(series, window)
+        return scores, scores < detector.offset_, f"the model's threshold {detector.offset_:.6g}"
+    detector = AnomalyDetector(model, contamination=contamination)
+    scores = detector._fit_timesteps(series, window)  # scored once: threshold and output
+    return scores, scores < detector.offset_, f"contamination {contamination:g}"
+
+
 def score(args: argparse.Namespace) -> int:
     output = check_output(args.output, args.model, args.data)
     model = load(args.model)
+    if getattr(args, "window", None) is not None:
+        from codings.cli.sources import load_data
+
+        series = np.asarray(load_data(args.data, args.key).data)
+        scores, outliers, source = score_timesteps_and_flag(model, series, args.window,
+                                                            args.contamination)
+        table = np.column_stack([scores, outliers.astype(np.float64)])
+        write_array(output, table, ["score", "outlier"])
+        print(f"Wrote the scores of {len(table)} time steps to {output}: "
+              f"{int(outliers.sum())} flagged as anomalous ({source})")
+        return 0
     X = read_rows(model, args.data, args.key)
     scores, outliers = score_and_flag(model, X, args.contamination)
     table = np.column_stack([np.asarray(scores, dtype=np.float64), outliers.astype(np.float64)])

@@ -97,6 +97,11 @@ def _add_score(commands: Any) -> None:
     command.add_argument("--key", help="array name inside a .npz input")
     command.add_argument("--contamination", type=_fraction, default=0.1, metavar="FRACTION",
                          help="expected share of outliers in DATA, in (0, 0.5] (default: 0.1)")
+    command.add_argument("--window", type=_positive_int, metavar="STEPS",
+                         help="DATA is one series (a row per time step, a column per "
+                              "channel): score each time step from the windows of STEPS "
+                              "steps covering it, one output row per step; the threshold is "
+                              "the model's own when it was fitted with --window")
 
 
 def _add_report(commands: Any) -> None:

@@ -17,9 +17,14 @@ parameter survives ``sklearn.base.clone`` (and so ``GridSearchCV``, ``cross_val_
 from __future__ import annotations
 
 import contextlib
+import copy
+import numbers
+import os
 from typing import Any
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 from sklearn.base import BaseEstimator, OutlierMixin, clone
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
@@ -28,6 +33,8 @@ from codings._threads import limit_threads
 from codings.estimators.autoencoder import AutoEncoder
 from codings.estimators.validation import check_number, param_error
 from codings.exceptions import InvalidInputError
+
+TIMESTEP_BATCH = 4096  # windows scored at a time by score_timesteps
 
 
 def is_fitted(estimator: Any) -> bool:
@@ -119,7 +126,11 @@ class AnomalyDetector(KeepsFittedAutoEncoder, OutlierMixin, BaseEstimator):
     autoencoder_ : estimator
         The fitted autoencoder (the ``autoencoder`` object itself when it was fitted).
     offset_ : float
-        Threshold on ``score_samples``: rows scoring below it are outliers.
+        Threshold on ``score_samples``: rows scoring below it are outliers. After
+        :meth:`fit_timesteps`, a threshold on :meth:`score_timesteps` instead.
+    window_ : int
+        Only after :meth:`fit_timesteps`: the time steps per window of the per-time-step
+        threshold (stored with it by :meth:`save`).
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Only when the autoencoder saw string column names.
@@ -184,6 +195,7 @@ class AnomalyDetector(KeepsFittedAutoEncoder, OutlierMixin, BaseEstimator):
         self.autoencoder_ = autoencoder
         self.offset_ = float(np.percentile(scores.astype(np.float64),
                                            100.0 * self.contamination))
+        self.__dict__.pop("window_", None)  # a threshold on rows, not on time steps
         for name in ("n_features_in_", "feature_names_in_"):
             if hasattr(autoencoder, name):
                 setattr(self, name, getattr(autoencoder, name))
@@ -226,6 +238,178 @@ class AnomalyDetector(KeepsFittedAutoEncoder, OutlierMixin, BaseEstimator):
         """
         return self._labels(self.decision_function(X))
 
+    # -- time series: one score per time step ------------------------------------------------
+    def fit_timesteps(self, series: Any, window: int, stride: int = 1) -> AnomalyDetector:
+        """Fit the autoencoder on windows of ``series`` if needed, then set ``offset_`` from
+        the per-time-step scores of ``series``.
+
+        Parameters
+        ----------
+        series : array-like of shape (timesteps,) or (timesteps, channels)
+            A training series (mostly normal), as :func:`~codings.datasets.sliding_windows`
+            takes it.
+        window : int
+            Time steps per window. A fitted autoencoder must take samples of ``window *
+            channels`` values: ``(window, channels)`` sequences for "lstm", "gru" and
+            "conv1d", or flattened windows of ``window * channels`` features for an MLP.
+        stride : int, default=1
+            Steps between window starts, for training and for the threshold's scores.
+
+        Returns
+        -------
+        self : AnomalyDetector
+            With ``offset_`` the ``100 * contamination`` percentile of
+            ``score_timesteps(series, window, stride)`` (so that share of the training time
+            steps is flagged) and ``window_ = window``.
+        """
+        self._fit_timesteps(series, window, stride)
+        return self
+
+    def _fit_timesteps(self, series: Any, window: int, stride: int = 1) -> np.ndarray:
+        """``fit_timesteps``, returning the training series' per-time-step scores."""
+        self._validate_params()
+        window = _check_window(window)
+        from codings.datasets.windows import sliding_windows
+
+        windows = sliding_windows(series, window, stride)  # checks the series and stride
+        with self._threads():
+            autoencoder = self.autoencoder
+            if not is_fitted(autoencoder):
+                autoencoder = fitted_autoencoder(autoencoder, _training_windows(
+                    autoencoder, windows))
+            scores = _timestep_scores(autoencoder, series, window, stride, TIMESTEP_BATCH)
+        self.autoencoder_ = autoencoder
+        self.offset_ = float(np.percentile(scores, 100.0 * self.contamination))
+        self.window_ = window
+        return scores
+
+    def score_timesteps(self, series: Any, window: int | None = None, stride: int = 1, *,
+                        batch_size: int = TIMESTEP_BATCH) -> np.ndarray:
+        """One score per time step of ``series``: higher is more normal.
+
+        The series is cut into windows (starting at ``0, stride, 2 * stride, ...``); each
+        window is reconstructed, and its error at each of its steps is the mean over the
+        channels of the squared error at that step (the binary cross-entropy in nats for
+        ``loss="bce"``), in the units the model trained in (after its scalers). A time step's
+        score is minus the mean of those per-step errors over every window covering it.
+        When ``(timesteps - window) % stride != 0``, the last steps would fall in no window:
+        one more window, aligned to the end of the series (starting at ``timesteps -
+        window``), is scored, so every step gets a score from its own data. The mean over a
+        window's steps of its per-step errors is the window's ``reconstruction_error``. For a
+        variational model the errors are those of the reconstruction of the mean coding
+        (``score_samples`` of windows is its ELBO instead).
+
+        Windows are scored ``batch_size`` at a time, accumulating per-step sums and counts,
+        so a long series never holds all its windows' reconstructions in memory.
+
+        Parameters
+        ----------
+        series : array-like of shape (timesteps,) or (timesteps, channels)
+            As :func:`~codings.datasets.sliding_windows` takes it (finite numbers).
+        window : int, optional
+            Time steps per window; the model must take ``window * channels`` values per
+            sample. Default: ``window_`` (set by :meth:`fit_timesteps`).
+        stride : int, default=1
+            Steps between window starts: larger is faster, with fewer windows per step.
+        batch_size : int, default=4096
+            Windows reconstructed at a time (memory, not results: any size gives the same
+            scores to rounding).
+
+        Returns
+        -------
+        scores : ndarray of shape (timesteps,), float64
+            Minus the mean reconstruction error per value at each step (squared units of the
+            scaled data, or nats for ``loss="bce"``).
+        """
+        check_is_fitted(self)
+        window = self._timestep_window(window, check_threshold=False)
+        check_number(type(self).__name__, "batch_size", batch_size, integer=True, low=1)
+        with self._threads():
+            return _timestep_scores(self.autoencoder_, series, window, stride, batch_size)
+
+    def predict_timesteps(self, series: Any, window: int | None = None,
+                          stride: int = 1) -> np.ndarray:
+        """+1 for normal time steps, -1 for anomalous ones (``score_timesteps < offset_``).
+
+        Needs the per-time-step threshold of :meth:`fit_timesteps` (or of a model file that
+        stores one, see :meth:`from_model`); ``window`` defaults to ``window_`` and must
+        equal it.
+
+        Returns
+        -------
+        labels : ndarray of shape (timesteps,), int
+        """
+        check_is_fitted(self)
+        window = self._timestep_window(window, check_threshold=True)
+        return self._labels(self.score_timesteps(series, window, stride) - self.offset_)
+
+    def _timestep_window(self, window: int | None, *, check_threshold: bool) -> int:
+        fitted = getattr(self, "window_", None)
+        if check_threshold and fitted is None:
+            raise InvalidInputError(
+                f"{type(self).__name__} was fitted on rows (fit), so offset_ is a threshold on "
+                "window scores; call fit_timesteps(series, window) for a threshold per time "
+                "step.")
+        if window is None:
+            if fitted is None:
+                raise InvalidInputError("Give window= (the time steps per window): this "
+                                        "detector was not fitted with fit_timesteps.")
+            return int(fitted)
+        window = _check_window(window)
+        if check_threshold and window != fitted:
+            raise InvalidInputError(f"The per-time-step threshold was computed with "
+                                    f"window={fitted}; predict with the same window, not "
+                                    f"{window}.")
+        return window
+
+    # -- the threshold in the model file ----------------------------------------------------
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the autoencoder's model file with this detector's ``offset_`` (and
+        ``window_`` when fitted per time step) in it; the autoencoder is not modified.
+
+        :meth:`from_model` (``AnomalyDetector.from_model(codings.load(path))``) gives back
+        a detector with the same threshold.
+        """
+        from codings.estimators.persistence import save
+
+        check_is_fitted(self)
+        model, final = _with_final_copy(self.autoencoder_)
+        final.offset_ = float(self.offset_)
+        final.window_ = getattr(self, "window_", None)
+        save(model, path)
+
+    @classmethod
+    def from_model(cls, model: Any, *, contamination: float = 0.1,
+                   n_jobs: int | None = None) -> AnomalyDetector:
+        """A fitted detector on a loaded model, with the threshold its file stores.
+
+        Parameters
+        ----------
+        model : AutoEncoder or ScaledAutoEncoder
+            As :func:`codings.load` returns it, from a file written by :meth:`save` or by
+            ``codings fit`` (``offset`` and, for a per-time-step threshold, ``window`` in
+            its header).
+        contamination, n_jobs
+            Kept as parameters (they take effect only if the detector is refitted).
+
+        Raises
+        ------
+        InvalidInputError
+            If the model stores no threshold.
+        """
+        final = _final_step(model)
+        offset = getattr(final, "offset_", None)
+        if offset is None:
+            raise InvalidInputError("This model stores no outlier threshold (offset); fit an "
+                                    "AnomalyDetector on it instead.")
+        detector = cls(model, contamination=contamination, n_jobs=n_jobs)
+        detector.autoencoder_ = model
+        detector.offset_ = float(offset)
+        window = getattr(final, "window_", None)
+        if window is not None:
+            detector.window_ = int(window)
+        return detector
+
     @staticmethod
     def _labels(decision: np.ndarray) -> np.ndarray:
         labels = np.ones(decision.shape[0], dtype=int)
@@ -236,3 +420,102 @@ class AnomalyDetector(KeepsFittedAutoEncoder, OutlierMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = False
         return tags
+
+
+# -- per-time-step scores ------------------------------------------------------------------------
+def _check_window(window: Any) -> int:
+    if not isinstance(window, numbers.Integral) or isinstance(window, bool) or window < 1:
+        raise param_error("AnomalyDetector", "window", "an int >= 1", window)
+    return int(window)
+
+
+def _final_step(model: Any) -> Any:
+    """The autoencoder at the end of a Pipeline, or the model itself."""
+    steps = getattr(model, "steps", None)
+    return steps[-1][1] if isinstance(steps, list) and steps else model
+
+
+def _with_final_copy(model: Any) -> tuple[Any, Any]:
+    """(a shallow copy of ``model`` whose final step is a shallow copy too, that copy)."""
+    final = copy.copy(_final_step(model))
+    if _final_step(model) is model:
+        return final, final
+    shell = copy.copy(model)
+    shell.steps = [*model.steps[:-1], (model.steps[-1][0], final)]
+    return shell, final
+
+
+def _training_windows(autoencoder: Any, windows: np.ndarray) -> np.ndarray:
+    """The windows as an unfitted ``autoencoder`` takes them: ``(n, window, channels)`` for a
+    sequence architecture, else flattened to ``(n, window * channels)`` rows."""
+    from codings.nn.sequence import SEQUENCE_ARCHITECTURES
+
+    final = _final_step(autoencoder) if autoencoder is not None else None
+    if final is not None and final is autoencoder and (
+            getattr(final, "architecture", "mlp") in SEQUENCE_ARCHITECTURES
+            or getattr(final, "encoder", None) is not None):
+        return windows
+    return np.ascontiguousarray(windows).reshape(len(windows), -1)
+
+
+def _window_starts(timesteps: int, window: int, stride: int) -> np.ndarray:
+    """``0, stride, ...``, plus ``timesteps - window`` when the strides miss the end."""
+    starts = np.arange(0, timesteps - window + 1, stride)
+    if starts[-1] != timesteps - window:
+        starts = np.append(starts, timesteps - window)
+    return starts
+
+
+def _step_errors(model: Any, batch: np.ndarray) -> np.ndarray:
+    """Per-step errors ``(n, window)`` of windows ``(n, window, channels)``: the mean over the
+    channels of the squared error (BCE for ``loss="bce"``), after the model's scalers."""
+    n, window, channels = batch.shape
+    rows = batch.reshape(n, window * channels)
+    final = _final_step(model)
+    if final is not model and len(model.steps) > 1:
+        rows = np.asarray(model[:-1].transform(rows))
+    if hasattr(final, "module_") and hasattr(final, "_map_batches"):
+        loss = getattr(final, "loss", "mse")
+
+        def error(module: Any, x: torch.Tensor) -> torch.Tensor:
+            x_hat = module.decode(module.encode(x).z)
+            if loss == "bce":
+                return F.binary_cross_entropy_with_logits(x_hat, x, reduction="none")
+            return (x_hat - x).square()
+
+        per_value = final._map_batches(final._check_X(rows, reset=False), error)
+    elif hasattr(final, "reconstruct"):
+        per_value = np.square(np.asarray(final.reconstruct(rows)).reshape(rows.shape) - rows)
+    else:
+        raise InvalidInputError(f"score_timesteps needs an autoencoder with reconstruct; got "
+                                f"{type(final).__name__}.")
+    return np.asarray(per_value, dtype=np.float64).reshape(n, window, channels).mean(axis=2)
+
+
+def _timestep_scores(model: Any, series: Any, window: int, stride: int,
+                     batch_size: int) -> np.ndarray:
+    """Minus the mean over covering windows of each step's error (see score_timesteps)."""
+    from codings.datasets.windows import sliding_windows
+
+    sliding_windows(series, window, stride)  # the checks: shape, NaN, window and stride
+    windows = sliding_windows(series, window)  # every start, a view; batches index it
+    timesteps, channels = windows.shape[0] + window - 1, windows.shape[2]
+    n_features = getattr(model, "n_features_in_", None)
+    if n_features is not None and n_features != window * channels:
+        raise InvalidInputError(
+            f"The model takes samples of {n_features} values, but windows of {window} steps "
+            f"of {channels} channel(s) have {window * channels}; use window="
+            f"{n_features // channels} (the window the model was fitted on).")
+    starts = _window_starts(timesteps, window, stride)
+    sums = np.zeros(timesteps)
+    counts = np.zeros(timesteps)
+    for first in range(0, len(starts), batch_size):
+        batch_starts = starts[first:first + batch_size]
+        batch = windows[batch_starts]  # a copy of this batch only
+        if batch.dtype.kind != "f":
+            batch = batch.astype(np.float64)
+        errors = _step_errors(model, batch)
+        for offset in range(window):  # the starts are distinct, so no index repeats
+            sums[batch_starts + offset] += errors[:, offset]
+            counts[batch_starts + offset] += 1
+    return -(sums / counts)

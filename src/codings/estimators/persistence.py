@@ -15,6 +15,8 @@ arrays of each scaler in front of the autoencoder. Header (JSON under the metada
     image_shape       [int] or null            (how to draw a flat row as a picture)
     preprocessing     [scaler entry] or null   (see codings.estimators._scalers)
     offset            float or null            (an outlier threshold on score_samples)
+    window            int or null              (offset is per time step, windows of this
+                                                many steps; absent in older files: null)
     history           {str: [number]}          (NaN allowed: a diverged epoch)
     n_iter            int
     stop_reason       str or null
@@ -59,7 +61,7 @@ MAX_SIZE = 2**31  # any one declared size: a layer width, n_components, n_featur
 MAX_HISTORY_VALUES = 10**7
 _FIELDS = ("format_version", "library_version", "estimator", "params", "n_features_in",
            "feature_names_in", "input_shape", "image_shape", "preprocessing", "offset",
-           "history", "history_order", "data_range", "n_iter", "stop_reason")
+           "window", "history", "history_order", "data_range", "n_iter", "stop_reason")
 
 
 class LegacyModelFileWarning(UserWarning):
@@ -129,6 +131,7 @@ def save(model: Any, path: str | os.PathLike[str]) -> None:
         "image_shape": _jsonable(getattr(autoencoder, "image_shape_", None)),
         "preprocessing": entries or None,
         "offset": float(offset) if offset is not None else None,
+        "window": _window(autoencoder),
         "history": _jsonable(autoencoder.history_),
         "history_order": list(autoencoder.history_),  # canonical JSON sorts the keys
         "data_range": _data_range(autoencoder),
@@ -199,7 +202,7 @@ def _verified(path: Path, header: dict[str, Any], tensors: dict[str, torch.Tenso
     if version == 1:
         return _from_format_1(path, header, tensors)
     check_digest(path, header, tensors, WHAT)
-    return {k: v for k, v in header.items() if k != DIGEST_FIELD}
+    return {"window": None, **{k: v for k, v in header.items() if k != DIGEST_FIELD}}
 
 
 def _from_format_1(path: Path, header: dict[str, Any], tensors: dict[str, torch.Tensor],
@@ -214,7 +217,8 @@ def _from_format_1(path: Path, header: dict[str, Any], tensors: dict[str, torch.
                   "does not cover the header, so a damaged header cannot be detected; save "
                   "it again to protect it.", LegacyModelFileWarning, stacklevel=3)
     converted = {k: v for k, v in header.items() if k != "tensor_sha256"}
-    converted.update(format_version=FORMAT_VERSION, offset=None, preprocessing=None,
+    converted.update(format_version=FORMAT_VERSION, offset=None, window=None,
+                     preprocessing=None,
                      history_order=None, data_range=None)
     old = header.get("preprocessing")
     if isinstance(old, dict) and old.get("kind") != "none":
@@ -265,6 +269,8 @@ def _problem(name: str, value: Any, n_features: Any) -> str | None:
                           "null or a list of 1-8 scalers"),
         "offset": (lambda v: v is None or (isinstance(v, int | float) and not isinstance(
             v, bool) and math.isfinite(v)), "null or a finite number"),
+        "window": (lambda v: v is None or (_is_int(v, 1) and n_features % v == 0),
+                   "null or an integer dividing n_features_in"),
         "history": (_is_history, "an object of lists of numbers"),
         "history_order": (lambda v: v is None or (isinstance(v, list) and all(
             map(_is_short_str, v)) and len(v) == len(set(v)) <= 10_000),
@@ -284,6 +290,11 @@ def _problem(name: str, value: Any, n_features: Any) -> str | None:
 def _describe(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _window(autoencoder: Any) -> int | None:
+    window = getattr(autoencoder, "window_", None)
+    return int(window) if window is not None else None
 
 
 def _data_range(autoencoder: Any) -> list[list[float]] | None:
@@ -448,6 +459,8 @@ def _rebuild(header: dict[str, Any], tensors: dict[str, torch.Tensor],
     estimator.stop_reason_ = header["stop_reason"]
     if header["offset"] is not None:
         estimator.offset_ = float(header["offset"])
+    if header["window"] is not None:
+        estimator.window_ = int(header["window"])
     if not header["preprocessing"]:
         if names is not None:
             estimator.feature_names_in_ = names
