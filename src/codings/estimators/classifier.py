@@ -589,8 +589,7 @@ class EncoderClassifier(KeepsFittedAutoEncoder, ClassifierMixin, BaseEstimator):
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities, the softmax of the network's outputs.
 
-        Float64 input runs on a float64 twin of the network (on CPU, cached), so results do
-        not depend on batch size or row order beyond ~1e-15.
+        Each row's probabilities sum to 1 (up to float64 rounding).
 
         Returns
         -------
@@ -601,8 +600,11 @@ class EncoderClassifier(KeepsFittedAutoEncoder, ClassifierMixin, BaseEstimator):
         steps = None if self.autoencoder_ is None else split_autoencoder(self.autoencoder_)[0]
         if steps is not None:
             X = np.asarray(steps.transform(X))
-        return map_batches(self.network_, X, lambda net, x: torch.softmax(net(x), dim=1),
-                           out_dtype=np.float64)
+        proba = map_batches(self.network_, X, lambda net, x: torch.softmax(net(x), dim=1),
+                            out_dtype=np.float64)
+        # The softmax ran in float32: renormalised in float64, each row sums to 1 exactly
+        # up to float64 rounding.
+        return np.asarray(proba / proba.sum(axis=1, keepdims=True))
 
     def predict_log_proba(self, X: Any) -> np.ndarray:
         """Logarithm of :meth:`predict_proba`."""
