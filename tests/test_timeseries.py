@@ -193,3 +193,24 @@ def test_cli_score_window_writes_one_row_per_step(
     assert main(["score", "threshold.safetensors", "series.csv", "--window", "32",
                  "-o", "bad.csv"]) != 0
     assert "--window 48" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("architecture", ["conv1d", "mlp"])
+def test_cli_fit_window_stores_the_training_series_threshold(
+        architecture: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    series = np.column_stack([_signal(300, 0), 2 + _signal(300, 1)])  # two channels
+    np.savetxt("series.csv", series, delimiter=",")
+    assert main(["fit", "--data", "series.csv", "--window", "24", "--architecture",
+                 architecture, "--n-components", "4", "--hidden-layer-sizes", "8",
+                 "--max-iter", "2", "--random-state", "0", "--name", "w", "-q"]) == 0
+    model = load("runs/w/model.safetensors")
+    assert model.window_ == 24 and model.n_features_in_ == 48
+    # The stored threshold is the contamination (0.1) quantile of the training series' scores.
+    again = AnomalyDetector(model).fit_timesteps(series, 24)
+    assert model.offset_ == pytest.approx(again.offset_, rel=1e-6)
+    assert main(["score", "runs/w/model.safetensors", "series.csv", "--window", "24",
+                 "-o", "scores.csv"]) == 0
+    table = np.loadtxt("scores.csv", delimiter=",", skiprows=1)
+    assert table.shape == (300, 2)
+    assert table[:, 1].mean() == pytest.approx(0.1, abs=2 / 300)

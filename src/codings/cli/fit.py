@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from codings.cli.config import apply_config
 from codings.cli.data import load_training_data
 from codings.cli.parser import estimator_kwargs
@@ -40,6 +42,41 @@ def make_estimator(params: dict[str, Any], constraints: Sequence[Constraint],
         # The CLI passes flat rows; a conv model needs to know the images' shape.
         params = {"image_shape": data.image_shape, **params}
     return AutoEncoder(**params, constraints=tuple(constraints))
+
+
+def windowed_data(data: TrainingData, window: int, scale: str | None,
+                  params: dict[str, Any]) -> TrainingData:
+    """``codings fit --window``: the file's rows are one series (a column per channel), cut
+    into every window of ``window`` steps; the scaling is refitted on the flattened windows
+    (so the model file's scaler takes the rows ``score`` gives it), and a sequence
+    architecture trains on ``(n, window, channels)``, an MLP on flattened windows."""
+    from dataclasses import replace
+
+    from codings.datasets import Scaling, output_range, sliding_windows
+    from codings.nn.sequence import SEQUENCE_ARCHITECTURES
+
+    windows = sliding_windows(data.X, window)
+    flat = np.ascontiguousarray(windows).reshape(len(windows), -1)
+    bounds = output_range(params.get("output_activation"), params.get("loss"))
+    scaling = Scaling.fit(flat, scale or "auto", output_range=bounds, name=data.name)
+    scaled = scaling.transform(flat)
+    if params.get("architecture") in SEQUENCE_ARCHITECTURES:
+        scaled = scaled.reshape(windows.shape)
+    return replace(data, X=flat, X_scaled=scaled, scaling=scaling, image_shape=None,
+                   labels=None)
+
+
+def _set_threshold(model: Any, estimator: AutoEncoder, data: TrainingData,
+                   window: int) -> None:
+    """The per-time-step threshold of the training series (``AnomalyDetector``'s default
+    contamination, 0.1), stored on the estimator and so in the model file."""
+    from codings.estimators.detector import AnomalyDetector
+
+    channels = data.X.shape[1] // window
+    windows = data.X.reshape(len(data.X), window, channels)
+    series = np.concatenate([windows[0], windows[1:, -1]])  # stride 1: the series again
+    detector = AnomalyDetector(model).fit_timesteps(series, window)
+    estimator.offset_, estimator.window_ = detector.offset_, window
 
 
 def _resume_hint(run_dir: Path, checkpoint_dir: Path) -> str:
@@ -73,6 +110,8 @@ def _finish(run_dir: Path, estimator: AutoEncoder, data: TrainingData,
     # codings.load returns, and that encode, score, export and the report use.
     model = ScaledAutoEncoder([*data.scaling.steps, ("autoencoder", estimator)]) \
         if data.scaling.steps else estimator
+    if document.get("window"):
+        _set_threshold(model, estimator, data, int(document["window"]))
     save(model, run_dir / "model.safetensors")
     write_history(run_dir, estimator.history_)
     started = time.perf_counter()
@@ -147,6 +186,9 @@ def fit(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     # --scale auto reads output_activation and loss: scaled data the output layer can reach
     data = load_training_data(args.data, args.key, args.scale, params=params)
+    window = getattr(args, "window", None)
+    if window is not None:
+        data = windowed_data(data, window, args.scale, params)
     load_s = time.perf_counter() - started
     ranks = Ranks(params.get("device", "cpu"))  # under torchrun: one folder, one voice
     try:
@@ -159,6 +201,8 @@ def fit(args: argparse.Namespace) -> int:
         document = {"command": ["codings", *args.argv],
                     "started": time.strftime("%Y-%m-%d %H:%M:%S"),
                     "data": data_reference(args, data), "timing": {"load_data_s": load_s}}
+        if window is not None:
+            document["window"] = window
         return train_run(run_dir, estimator, data, document,
                          bool(args.quiet) or not ranks.is_main, fresh=True,
                          tensorboard=getattr(args, "tensorboard", None), main=ranks.is_main)

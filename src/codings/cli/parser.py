@@ -157,6 +157,11 @@ def _add_fit(commands: Any) -> None:
                           "figures to DIR for TensorBoard (needs: pip install tensorboard)")
     fit.add_argument("-q", "--quiet", action="store_true", default=None,
                      help="no progress output")
+    fit.add_argument("--window", type=int, metavar="STEPS",
+                     help="DATA is one long series (a row per time step, a column per "
+                          "channel): train on its windows of STEPS steps, and store the "
+                          "per-time-step outlier threshold in the model (see codings score "
+                          "--window)")
 
 
 def _add_apply(commands: Any, name: str, help_text: str, data: str, data_help: str) -> None:
