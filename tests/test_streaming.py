@@ -15,17 +15,23 @@ LIMIT_HEADROOM_MB = 256
 FILE_MB = 600  # well over the headroom: loading it whole would break the limit
 
 
-@pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_DATA and /proc are Linux")
-def test_a_file_larger_than_the_memory_limit_trains_and_encodes(tmp_path):
+def _write_big_file(path) -> int:
+    """FILE_MB of random float32 rows of 256 features, written through a memory map one
+    chunk at a time (so writing it never needs the memory the test limits)."""
     rows, features = FILE_MB * 2**20 // (4 * 256), 256
-    data = np.lib.format.open_memmap(tmp_path / "big.npy", mode="w+", dtype=np.float32,
-                                     shape=(rows, features))
+    data = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(rows, features))
     rng = np.random.default_rng(0)
     for start in range(0, rows, 65_536):
         stop = min(start + 65_536, rows)
         data[start:stop] = rng.random((stop - start, features), dtype=np.float32)
     data.flush()
     del data
+    return rows
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_DATA and /proc are Linux")
+def test_a_file_larger_than_the_memory_limit_trains_and_encodes(tmp_path):
+    rows = _write_big_file(tmp_path / "big.npy")
     script = textwrap.dedent(f"""
         import resource, numpy as np, torch
         torch.set_num_threads(1)
@@ -99,15 +105,7 @@ def test_every_method_that_takes_a_path_streams_in_bounded_memory(tmp_path):
     """Each method reads a .npy path batch by batch: under a data limit far below the
     file's size, per-row results come back and nothing grows with the file (one child
     process runs them all under the limit, one after the other)."""
-    rows, features = FILE_MB * 2**20 // (4 * 256), 256
-    data = np.lib.format.open_memmap(tmp_path / "big.npy", mode="w+", dtype=np.float32,
-                                     shape=(rows, features))
-    rng = np.random.default_rng(0)
-    for start in range(0, rows, 65_536):
-        stop = min(start + 65_536, rows)
-        data[start:stop] = rng.random((stop - start, features), dtype=np.float32)
-    data.flush()
-    del data
+    rows = _write_big_file(tmp_path / "big.npy")
     calls = {
         "score_samples": "ae.score_samples(path)",
         "reconstruction_error": "ae.reconstruction_error(path)",
