@@ -125,7 +125,7 @@ def _header(run_dir: Path, estimator: AutoEncoder, data: TrainingData, fresh: bo
     """One line saying what is about to train, and where the run goes."""
     sizes = [data.X.shape[1], *estimator.hidden_layer_sizes, estimator.n_components]
     network = "-".join(str(s) for s in [*sizes, *reversed(sizes[:-1])])
-    constraints = ", ".join(c.name for c in estimator._constraints()) or "no constraint"
+    constraints = ", ".join(c.name for c in estimator.constraints) or "no constraint"
     scaling = getattr(data, "scaling", None)
     scale = getattr(scaling, "kind", None) or type(scaling).__name__ if scaling is not None \
         else "none"

@@ -38,7 +38,7 @@ def _check_sigmoid_codings(autoencoder: Any) -> None:
     if not isinstance(final, AutoEncoder) or final.encoder is not None:
         return  # a custom encoder: the range check on the codings decides
     coding = final.coding_activation or final.activation
-    if any(isinstance(c, Variational) for c in final._constraints()):
+    if any(isinstance(c, Variational) for c in final.constraints_):
         raise InvalidInputError(
             "semantic_hashes needs codings in [0, 1]; a Variational model's codings are "
             "unbounded Gaussian means. Drop Variational and use "

@@ -86,7 +86,7 @@ def estimator_params(estimator: Any) -> dict[str, Any]:
     params = estimator.get_params(deep=False)
     if not (params.get("random_state") is None or isinstance(params["random_state"], int)):
         params["random_state"] = None  # a RandomState object has no stable JSON form
-    params["constraints"] = [c.to_dict() for c in estimator._constraints()]
+    params["constraints"] = [c.to_dict() for c in estimator._constraints()]  # also unfitted
     # A user's module is code, which a model file never stores: keep its class name so
     # load() can ask for an instance of the same class.
     for name in ("encoder", "decoder"):

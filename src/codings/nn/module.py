@@ -33,6 +33,8 @@ class Output:
 class Constraint(Protocol):
     """The hooks the module calls; :class:`codings.constraints.Constraint` implements them."""
 
+    build_order: int
+
     def build(self, module: AutoEncoderModule, constraints: tuple[Constraint, ...]) -> None: ...
     def corrupt(self, x: Tensor, generator: torch.Generator | None) -> Tensor: ...
     def latent(self, out: Output, training: bool, generator: torch.Generator | None) -> Tensor: ...
@@ -74,7 +76,7 @@ class AutoEncoderModule(nn.Module):
         self.generator = generator
         # which constraint produced each penalty term (a divergence message names it)
         self.penalty_owners: dict[str, Any] = {}
-        ordered = sorted(self.constraints, key=lambda c: getattr(c, "build_order", 10))
+        ordered = sorted(self.constraints, key=lambda c: c.build_order)
         for constraint in ordered:
             constraint.build(self, self.constraints)
 

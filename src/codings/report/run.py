@@ -90,7 +90,7 @@ class _RunReport:
         self.image_shape = guess_image_shape(estimator.n_features_in_, shape)
 
     def variational(self) -> bool:
-        return any(isinstance(c, Variational) for c in self.estimator._constraints())
+        return any(isinstance(c, Variational) for c in self.estimator.constraints_)
 
     # -- sections ------------------------------------------------------------------------
     def run(self, section: Section) -> None:
@@ -113,7 +113,7 @@ class _RunReport:
         defaults = type(self.estimator)().get_params(deep=False)
         params["constraints"] = "; ".join(
             c["name"] + "(" + ", ".join(f"{k}={v}" for k, v in c.items() if k != "name") + ")"
-            for c in (c.to_dict() for c in self.estimator._constraints())) or "none"
+            for c in (c.to_dict() for c in self.estimator.constraints_)) or "none"
         for name in ("encoder", "decoder"):
             if params[name] is not None:
                 params[name] = type(params[name]).__name__
@@ -274,7 +274,7 @@ def build_run_report(estimator: Any, data: RunData | None, params: Mapping[str, 
     report = _RunReport(estimator, data, params)
     autoencoder = report.estimator
     page = Page(title, f"{type(autoencoder).__name__} with "
-                f"{', '.join(c.name for c in autoencoder._constraints()) or 'no constraints'}"
+                f"{', '.join(c.name for c in autoencoder.constraints_) or 'no constraints'}"
                 f" on {(params.get('data') or {}).get('source', 'unknown data')}")
     steps: list[tuple[str, Any]] = [
         ("Run", report.run), ("Data", report.data_summary), ("Parameters", report.parameters),

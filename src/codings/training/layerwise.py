@@ -58,7 +58,7 @@ def blocks(sequential: nn.Module) -> list[nn.Sequential]:
 def _phase_constraints(module: AutoEncoderModule, last: bool) -> tuple:
     phase = []
     for constraint in module.constraints:
-        mode = getattr(constraint, "layerwise", "each")
+        mode = constraint.layerwise
         if mode == "refuse":
             raise InvalidInputError(f"{type(constraint).__name__} cannot be pretrained layer "
                                     "by layer: its coding is defined only for the whole stack. "

@@ -113,8 +113,8 @@ def _fused_supported(params: list[Any]) -> bool | None:
 
 
 def reconstruction_reduction(module: nn.Module) -> str:
-    for constraint in getattr(module, "constraints", ()):
-        reduction = getattr(constraint, "reconstruction_reduction", None)
+    for constraint in getattr(module, "constraints", ()):  # a module without constraints
+        reduction = constraint.reconstruction_reduction
         if reduction is not None:
             return str(reduction)
     return "mean"

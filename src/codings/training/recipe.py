@@ -33,8 +33,8 @@ def describe_penalty(module: nn.Module) -> Callable[[str], str | None]:
 
     def describe(term: str) -> str | None:
         owner = getattr(module, "penalty_owners", {}).get(term)
-        param = getattr(owner, "weight_parameter", None)
-        if owner is None or param is None:
+        param = owner.weight_parameter if owner is not None else None
+        if param is None:
             return None
         return f"{type(owner).__name__}'s {param} (now {getattr(owner, param)!r})"
 
