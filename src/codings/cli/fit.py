@@ -112,6 +112,11 @@ def _finish(run_dir: Path, estimator: AutoEncoder, data: TrainingData,
         if data.scaling.steps else estimator
     if document.get("window"):
         _set_threshold(model, estimator, data, int(document["window"]))
+    else:  # the outlier threshold belongs to the model: from the training rows' scores
+        from codings.estimators.detector import AnomalyDetector
+
+        detector = AnomalyDetector(model, contamination=document.get("contamination", 0.1))
+        estimator.offset_ = detector.fit(data.X).offset_
     save(model, run_dir / "model.safetensors")
     write_history(run_dir, estimator.history_)
     started = time.perf_counter()
@@ -203,6 +208,7 @@ def fit(args: argparse.Namespace) -> int:
                     "data": data_reference(args, data), "timing": {"load_data_s": load_s}}
         if window is not None:
             document["window"] = window
+        document["contamination"] = getattr(args, "contamination", None) or 0.1
         return train_run(run_dir, estimator, data, document,
                          bool(args.quiet) or not ranks.is_main, fresh=True,
                          tensorboard=getattr(args, "tensorboard", None), main=ranks.is_main)

@@ -157,6 +157,9 @@ def _add_fit(commands: Any) -> None:
                           "figures to DIR for TensorBoard (needs: pip install tensorboard)")
     fit.add_argument("-q", "--quiet", action="store_true", default=None,
                      help="no progress output")
+    fit.add_argument("--contamination", type=float, metavar="FRACTION",
+                     help="share of the training rows whose scores set the outlier threshold "
+                          "stored in the model (used by codings score) (default: 0.1)")
     fit.add_argument("--window", type=int, metavar="STEPS",
                      help="DATA is one long series (a row per time step, a column per "
                           "channel): train on its windows of STEPS steps, and store the "

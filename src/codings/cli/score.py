@@ -1,8 +1,10 @@
 """``codings score MODEL DATA -o OUT``: a score per row and an outlier flag.
 
 The score is the model's ``score_samples`` (minus the reconstruction error, or the ELBO of a
-variational model): higher is more typical. The ``--contamination`` share of DATA with the
-lowest scores is flagged.
+variational model): higher is more typical. A row is flagged when its score is below the
+model's threshold, which ``codings fit`` sets from the training rows' scores (the
+``--contamination`` share of them, 0.1 by default) and stores in the model file; with
+``--contamination`` given here, the share of DATA with the lowest scores is flagged instead.
 
 With ``--window W``, DATA is one long series (one row per time step, one column per
 channel) and the output has one row per time step: the score of
@@ -25,16 +27,24 @@ from codings.estimators import load
 from codings.exceptions import InvalidInputError
 
 
-def score_and_flag(model: Any, X: np.ndarray, contamination: float) -> tuple[np.ndarray,
-                                                                             np.ndarray]:
-    """Scores and boolean outlier flags of the raw rows of ``X`` (the model scales them)."""
-    try:
-        from codings.estimators.detector import AnomalyDetector
-    except ImportError:
-        scores = model.score_samples(X)
-        return scores, scores < np.quantile(scores, contamination)
-    detector = AnomalyDetector(model, contamination=contamination).fit(X)
-    return detector.score_samples(X), detector.predict(X) == -1
+def score_and_flag(model: Any, X: np.ndarray,
+                   contamination: float | None) -> tuple[np.ndarray, np.ndarray, str]:
+    """Scores and boolean outlier flags of the raw rows of ``X`` (the model scales them),
+    and where the threshold came from: the model file's (set by ``codings fit`` from the
+    training rows), or, only when asked with ``--contamination``, that share of ``X``."""
+    from codings.estimators.detector import _final_step
+
+    scores = np.asarray(model.score_samples(X), dtype=np.float64)
+    stored = getattr(_final_step(model), "offset_", None)
+    if contamination is None and stored is not None:
+        return scores, scores < stored, f"the model's threshold {stored:.6g}"
+    if contamination is None:
+        raise InvalidInputError(
+            "This model file has no outlier threshold (it was saved by an older codings or "
+            "from Python without one): give --contamination FRACTION to flag that share of "
+            "DATA's rows.")
+    threshold = float(np.quantile(scores, contamination))
+    return scores, scores < threshold, f"contamination {contamination:g} of DATA"
 
 
 def score_timesteps_and_flag(model: Any, series: np.ndarray, window: int,
@@ -65,17 +75,17 @@ def score(args: argparse.Namespace) -> int:
         from codings.cli.sources import load_data
 
         series = np.asarray(load_data(args.data, args.key).data)
-        scores, outliers, source = score_timesteps_and_flag(model, series, args.window,
-                                                            args.contamination)
+        scores, outliers, source = score_timesteps_and_flag(
+            model, series, args.window, 0.1 if args.contamination is None else args.contamination)
         table = np.column_stack([scores, outliers.astype(np.float64)])
         write_array(output, table, ["score", "outlier"])
         print(f"Wrote the scores of {len(table)} time steps to {output}: "
               f"{int(outliers.sum())} flagged as anomalous ({source})")
         return 0
     X = read_rows(model, args.data, args.key)
-    scores, outliers = score_and_flag(model, X, args.contamination)
-    table = np.column_stack([np.asarray(scores, dtype=np.float64), outliers.astype(np.float64)])
+    scores, outliers, source = score_and_flag(model, X, args.contamination)
+    table = np.column_stack([scores, outliers.astype(np.float64)])
     write_array(output, table, ["score", "outlier"])
     print(f"Wrote the scores of {len(table)} samples to {output}: {int(outliers.sum())} "
-          f"flagged as outliers (contamination {args.contamination:g})")
+          f"flagged as outliers ({source})")
     return 0

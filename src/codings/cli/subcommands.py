@@ -95,8 +95,10 @@ def _add_score(commands: Any) -> None:
     command.add_argument("-o", "--output", required=True, metavar="OUT",
                          help="output file: .csv (columns score,outlier) or .npy")
     command.add_argument("--key", help="array name inside a .npz input")
-    command.add_argument("--contamination", type=_fraction, default=0.1, metavar="FRACTION",
-                         help="expected share of outliers in DATA, in (0, 0.5] (default: 0.1)")
+    command.add_argument("--contamination", type=_fraction, default=None, metavar="FRACTION",
+                         help="flag this share of DATA's rows, in (0, 0.5], instead of using "
+                              "the threshold stored in the model (set by codings fit from "
+                              "its training rows)")
     command.add_argument("--window", type=_positive_int, metavar="STEPS",
                          help="DATA is one series (a row per time step, a column per "
                               "channel): score each time step from the windows of STEPS "
