@@ -455,6 +455,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--device", default="cpu", help="'cpu' (default) or 'cuda'")
     parser.add_argument("--quick", action="store_true",
                         help=f"{QUICK_ROWS:,} training rows, 3 rounds, batch 256 only")
+    parser.add_argument("--batch-sizes", default=None,
+                        help="comma-separated batch sizes (default: 128,256; quick: 256)")
     parser.add_argument("--sections", default="ae,vae,transform,memory",
                         help="comma-separated subset of ae,vae,transform,memory")
     parser.add_argument("--profile", action="store_true",
@@ -481,6 +483,8 @@ def main(argv: list[str] | None = None) -> None:
           f"VAE {vae_flops() / 1e6:.2f} M (matmuls, forward + backward)")
     sections = set(args.sections.split(","))
     batch_sizes = (256,) if args.quick else (128, 256)
+    if args.batch_sizes:
+        batch_sizes = tuple(int(b) for b in args.batch_sizes.split(","))
     if "ae" in sections:
         for batch_size in batch_sizes:
             peak = max(peak, matmul_peak_gflops(device=args.device))
