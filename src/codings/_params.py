@@ -172,17 +172,22 @@ def parse_shape(text: str) -> tuple[int, ...]:
     return sizes
 
 
-def parse_batch_size(text: str) -> int | None:
-    """A positive int, or ``"full"`` for full-batch training (``batch_size=None``)."""
-    if text.strip().lower() == "full":
-        return None
+def parse_positive_int(text: str, also: str = "") -> int:
+    """A positive int; ``also`` names another accepted spelling in the error message."""
     try:
         value = int(text)
     except ValueError:
         value = 0
     if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive int or 'full', got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected a positive int{also}, got {text!r}")
     return value
+
+
+def parse_batch_size(text: str) -> int | None:
+    """A positive int, or ``"full"`` for full-batch training (``batch_size=None``)."""
+    if text.strip().lower() == "full":
+        return None
+    return parse_positive_int(text, " or 'full'")
 
 
 _INT1 = Spec("int", low=1)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from codings._params import parse_positive_int
 from codings.cli.parser import DATA_HELP, DATASETS
 
 EXAMPLES = {
@@ -53,13 +54,7 @@ def _parser(commands: Any, name: str, help_text: str, description: str) -> Any:
 
 
 def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive int, got {text!r}")
-    return value
+    return parse_positive_int(text)
 
 
 def _fraction(text: str) -> float:
