@@ -26,3 +26,10 @@ def small_data() -> np.ndarray:
     rng = np.random.RandomState(0)
     latent = rng.randn(120, 2)
     return latent @ rng.randn(2, 6) + 0.05 * rng.randn(120, 6)
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch: pytest.MonkeyPatch):
+    """A fresh folder as the current directory (CLI runs write runs/ there)."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path

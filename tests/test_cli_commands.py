@@ -21,12 +21,6 @@ from codings.datasets import load_digits
 FAST = ["--max-iter", "2", "--hidden-layer-sizes", "16", "--random-state", "0", "-q"]
 
 
-@pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
 @pytest.fixture(scope="module")
 def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A plain and a variational digits model, fitted once for the module."""

@@ -19,12 +19,6 @@ from codings.datasets import Scaling, output_range
 FAST = ["--max-iter", "2", "--hidden-layer-sizes", "8", "--random-state", "0", "-q"]
 
 
-@pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
 def wide_data(n: int = 60) -> np.ndarray:
     """Columns far from [0, 1] and from one another, as the issue's reproduction had."""
     rng = np.random.default_rng(0)

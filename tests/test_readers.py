@@ -18,12 +18,6 @@ FAST = ["--max-iter", "2", "--hidden-layer-sizes", "8", "--random-state", "0", "
 ROWS = np.array([[1.5, 2.5, 3.5], [4.0, 5.0, 6.0], [7.0, 8.5, 9.0], [0.5, 1.0, 1.5]])
 
 
-@pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
 @pytest.fixture(scope="module")
 def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("model")
