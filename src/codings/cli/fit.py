@@ -203,9 +203,9 @@ def fit(args: argparse.Namespace) -> int:
             params["random_state"] = ranks.shared(random_seed)  # every rank must agree
         params.setdefault("checkpoint_dir", str(run_dir / "checkpoints"))
         estimator = make_estimator(params, constraints, data)
-        document = {"command": ["codings", *args.argv],
-                    "started": time.strftime("%Y-%m-%d %H:%M:%S"),
-                    "data": data_reference(args, data), "timing": {"load_data_s": load_s}}
+        document: dict[str, Any] = {
+            "command": ["codings", *args.argv], "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+            "data": data_reference(args, data), "timing": {"load_data_s": load_s}}
         if window is not None:
             document["window"] = window
         document["contamination"] = getattr(args, "contamination", None) or 0.1
