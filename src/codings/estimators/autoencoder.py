@@ -317,17 +317,9 @@ class AutoEncoder(GenerativeMixin, InputsMixin, ClassNamePrefixFeaturesOutMixin,
         return self._map_batches(X, lambda m, x: m.encode(x).z, out)
 
     def inverse_transform(self, X: Any) -> np.ndarray:
-        """Decode codings back to the input space (probabilities when ``loss="bce"``).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_components)
-
-        Returns
-        -------
-        X_hat : ndarray of shape (n_samples, n_features_in_)
-            Or (n_samples, *image_shape) for a model fitted on image arrays.
-        """
+        """Decode codings ``X`` of shape (n_samples, n_components) back to the input space
+        (probabilities when ``loss="bce"``): an array of shape (n_samples, n_features_in_),
+        or (n_samples, *input_shape_) for a model fitted on images or sequences."""
         check_is_fitted(self)
         Z = self._check_codings(X)
         X_hat = self._map_batches(Z, lambda m, z: self._decode_output(m.decode(z)))
@@ -346,17 +338,18 @@ class AutoEncoder(GenerativeMixin, InputsMixin, ClassNamePrefixFeaturesOutMixin,
         Returns
         -------
         error : ndarray of shape (n_samples,)
-            Squared error per feature for ``loss="mse"``, binary cross-entropy in nats per
-            feature for ``loss="bce"``.
+            Mean over features of the squared error (``loss="mse"``) or of the binary
+            cross-entropy in nats (``loss="bce"``), computed in X's precision.
         """
         check_is_fitted(self)
         X = self._check_X(X, reset=False)
 
-        def error(module: AutoEncoderModule, x: torch.Tensor) -> torch.Tensor:
-            x_hat = module.decode(module.encode(x).z)
-            return reconstruction_error(x_hat, x, self.loss, "mean")
+        def error(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:  # in X's precision
+            return reconstruction_error(x_hat.to(x.dtype), x, self.loss, "mean")
 
-        return self._map_batches(X, error)
+        with limit_threads(getattr(self, "n_jobs", None)):
+            return map_batches(self.module_, X, lambda m, x: m.decode(m.encode(x).z),
+                               post=error)
 
     def score_samples(self, X: Any) -> np.ndarray:
         """Per-sample score, higher for typical samples.

@@ -271,6 +271,8 @@ class Trainer:
         totals: dict[str, Tensor] = {}
         rank, world = (self.context.rank, self.context.world_size) if self.context else (0, 1)
         first: dict[str, Tensor] | None = None
+        aliases: dict[str, str] = {}
+        terms: dict[str, Tensor] = {}
         for batch in source.batches(self.generator, batch_size, rank, world):
             with self.autocast():
                 terms = self.objective(module, batch)
@@ -286,9 +288,15 @@ class Trainer:
             for step in self.auxiliary:
                 terms.update(self._auxiliary_step(step))
             rows = _rows(batch)
+            done: dict[int, str] = {}  # "loss" is "reconstruction" without penalties: add once
             for name, value in terms.items():
+                if id(value) in done:
+                    continue
+                done[id(value)] = name
                 weighted = value.detach() * rows
-                totals[name] = totals[name] + weighted if name in totals else weighted
+                totals[name] = totals[name].add_(weighted) if name in totals else weighted
+            aliases = {name: done[id(value)] for name, value in terms.items()
+                       if done[id(value)] != name}
         # One host sync per epoch, for all terms at once (and one all-reduce under torchrun).
         extra = list(first.values()) if first is not None else []
         stacked = all_reduce_sum(torch.stack([v.float() for v in [*totals.values(), *extra]]),
@@ -296,6 +304,9 @@ class Trainer:
         values = stacked.tolist()
         seen = source.rows_seen(world)
         logs = {name: value / seen for name, value in zip(totals, values, strict=False)}
+        for name, same in aliases.items():
+            logs[name] = logs[same]
+        logs = {name: logs[name] for name in terms}  # the objective's order
         if first is not None:  # every rank agrees on it: averaged over the ranks
             self.untrained = {name: value / world for name, value in
                               zip(first, values[len(totals):], strict=True)}
