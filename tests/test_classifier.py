@@ -64,7 +64,7 @@ def _semi_supervised_labels(estimator):
                                   random_state=0),
                       freeze="unfreeze", hidden_layer_sizes=(8,), learning_rate=0.01,
                       max_iter=30, random_state=0),
-    EncoderClassifier(hidden_layer_sizes=(8,), learning_rate=0.01, max_iter=100, batch_size=32,
+    EncoderClassifier(hidden_layer_sizes=(8,), learning_rate=0.01, max_iter=30, batch_size=64,
                       unsupervised_weight=0.1,
                       random_state=0),  # the ladder network
 ], expected_failed_checks=_semi_supervised_labels)
