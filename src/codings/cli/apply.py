@@ -36,11 +36,6 @@ def read_rows(model: Any, path: str, key: str | None) -> np.ndarray:
     return bunch.data
 
 
-def to_data_scale(model: Any, X: np.ndarray) -> np.ndarray:
-    """What a loaded model returns is already in the data's units: ``X`` unchanged."""
-    return X
-
-
 def _data_columns(model: Any, header: bool) -> list[str] | None:
     """CSV column names for data-space outputs: the fitted feature names, else x0, x1, ..."""
     if not header:

@@ -120,9 +120,3 @@ def apply_resumed_settings(trainer: Trainer, settings: Mapping[str, Any],
         if isinstance(callback, EarlyStopping):
             callback.patience = int(settings["n_iter_no_change"])
             callback.tol = float(settings["tol"])
-
-
-def settings_with(settings: Mapping[str, Any], **changes: Any) -> dict[str, Any]:
-    """A copy of ``settings`` with some values replaced (a pretraining phase's)."""
-    return {**settings, **changes}
-
