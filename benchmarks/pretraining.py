@@ -150,7 +150,10 @@ SEMI_VARIANTS = ["ladder (semi-supervised)", "same network, supervised only",
 
 
 def partly_labelled(y: np.ndarray, n_labels: int, seed: int) -> np.ndarray:
-    """``y`` with ``n_labels`` rows (stratified, drawn by ``seed``) kept, the rest -1."""
+    """``y`` with ``n_labels`` rows (stratified, drawn by ``seed``) kept, the rest -1; every
+    row kept when ``n_labels`` is at least the number of rows."""
+    if n_labels >= len(y):
+        return y.astype(np.int64)
     labelled, _ = train_test_split(np.arange(len(y)), train_size=n_labels, stratify=y,
                                    random_state=seed)
     partial = np.full(len(y), -1, dtype=np.int64)  # MNIST labels are uint8
@@ -230,7 +233,7 @@ def main() -> None:
     parser.add_argument("--only", choices=["pretraining", "semi"],
                         help="run one part: the pretraining table or the semi-supervised rows")
     parser.add_argument("--labels", type=int, nargs="+",
-                        help="semi-supervised label counts (default: 100 1000)")
+                        help="semi-supervised label counts (default: 100 1000; 60000: all)")
     parser.add_argument("--semi-epochs", type=int, default=None,
                         help="ladder epochs (default: the estimator's; fewer is marked)")
     args = parser.parse_args()
