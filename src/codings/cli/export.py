@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from codings._install import install_hint
 from codings.cli.files import refuse_overwriting_inputs
 from codings.estimators import load
 from codings.exceptions import InvalidInputError
@@ -23,7 +24,7 @@ def _exporter() -> Any:
             raise InvalidInputError(f"ONNX export is not available in this installation of "
                                     f"codings ({_MODULE} is missing); upgrade codings.") from None
         raise InvalidInputError(f"ONNX export needs the {exc.name} package: "
-                                "pip install codings[onnx]") from None
+                                f"{install_hint('onnx')}") from None
     return export_onnx
 
 

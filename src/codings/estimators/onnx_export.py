@@ -11,7 +11,7 @@ scalers are part of the graphs, so the files compute what ``codings encode`` and
 decode`` write.
 
 The export runs ``torch.onnx.export(..., dynamo=True)``, which needs the ``onnx`` and
-``onnxscript`` packages (``pip install codings[onnx]``, which adds ``onnxruntime`` to run the
+``onnxscript`` packages (the ``onnx`` extra, which adds ``onnxruntime`` to run the
 files).
 """
 
@@ -33,12 +33,12 @@ from sklearn.utils.validation import check_is_fitted
 from torch import Tensor, nn
 
 from codings._fileio import atomic_write_bytes
+from codings._install import install_hint
 from codings.estimators._scalers import split_model
 from codings.exceptions import InvalidInputError
 from codings.nn.module import AutoEncoderModule
 
 _EXAMPLE_BATCH = 2  # not 0 or 1, which torch.export would specialise as constants
-_INSTALL_HINT = "pip install codings[onnx]"
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
@@ -193,7 +193,7 @@ def _check_packages() -> None:
             missing.append(package)
     if missing:
         raise ImportError(f"ONNX export needs the package(s) {', '.join(missing)}: "
-                          f"{_INSTALL_HINT}")
+                          f"{install_hint('onnx')}")
 
 
 def _export(graph: nn.Module, example: Tensor, input_name: str, output_name: str,

@@ -406,10 +406,11 @@ class TensorBoard(Callback):
         try:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError as exc:
+            from codings._install import install_hint
             from codings.exceptions import InvalidInputError
 
             raise InvalidInputError("The TensorBoard callback needs the tensorboard package: "
-                                    "pip install tensorboard.") from exc
+                                    f"{install_hint('tensorboard')}") from exc
         self.writer = SummaryWriter(log_dir=str(self.log_dir))
 
     def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
