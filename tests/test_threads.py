@@ -93,3 +93,32 @@ def test_bit_identical_means_the_same_thread_count(small_data):
     assert a.loss_curve_ == b.loss_curve_
     assert all(torch.equal(p, q) for p, q in zip(a.module_.parameters(),
                                                  b.module_.parameters(), strict=True))
+
+
+def test_classifier_uses_n_jobs_in_fit_and_predict_and_restores(monkeypatch):
+    from codings.estimators.classifier import EncoderClassifier
+
+    rng = np.random.default_rng(0)
+    X = rng.random((40, 6)).astype(np.float32)
+    y = np.where(np.arange(40) < 20, 0, 1)
+    y[::3] = -1
+    before = torch.get_num_threads()
+    record = RecordThreads()
+    clf = EncoderClassifier(hidden_layer_sizes=(4,), max_iter=2, n_jobs=2, random_state=0)
+    clf.fit(X, y, callbacks=[record])
+    assert record.seen == {2}
+    assert torch.get_num_threads() == before
+    seen = []
+    original = EncoderClassifier._predict_proba
+
+    def spy(self, X):
+        seen.append(torch.get_num_threads())
+        return original(self, X)
+
+    monkeypatch.setattr(EncoderClassifier, "_predict_proba", spy)
+    clf.predict(X)
+    clf.predict_proba(X)
+    assert seen == [2, 2]
+    assert torch.get_num_threads() == before
+    with pytest.raises(ValueError, match="n_jobs"):
+        EncoderClassifier(n_jobs=0).fit(X, y)

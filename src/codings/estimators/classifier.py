@@ -37,6 +37,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_consistent_length, check_is_fitted, column_or_1d
 from torch import Tensor, nn
 
+from codings._threads import limit_threads
 from codings.estimators._fitting import seed_from
 from codings.estimators._inference import map_batches
 from codings.estimators._semisupervised import (
@@ -258,6 +259,10 @@ class EncoderClassifier(KeepsFittedAutoEncoder, ClassifierMixin, BaseEstimator):
         Seeds a private ``torch.Generator`` (initialisation, shuffling, noise, validation
         split) and the unset ``random_state`` of an autoencoder fitted here; torch's global
         RNG is left untouched.
+    n_jobs : int or None, default=None
+        Threads for torch and BLAS during ``fit``, ``predict`` and ``predict_proba``,
+        restored afterwards (see :class:`~codings.AutoEncoder`): None means
+        ``OMP_NUM_THREADS`` when set, else 1; -1 all cores, -2 all but one.
     verbose : int, default=0
         1 shows a progress bar.
 
@@ -305,7 +310,7 @@ class EncoderClassifier(KeepsFittedAutoEncoder, ClassifierMixin, BaseEstimator):
                  early_stopping: bool = False, validation_fraction: float = 0.1,
                  n_iter_no_change: int = 10, tol: float = 1e-4,
                  unsupervised_weight: float = 1.0, random_state: Any = None,
-                 verbose: int = 0) -> None:
+                 n_jobs: int | None = None, verbose: int = 0) -> None:
         self.autoencoder = autoencoder
         self.freeze = freeze
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -320,6 +325,7 @@ class EncoderClassifier(KeepsFittedAutoEncoder, ClassifierMixin, BaseEstimator):
         self.tol = tol
         self.unsupervised_weight = unsupervised_weight
         self.random_state = random_state
+        self.n_jobs = n_jobs
         self.verbose = verbose
 
     # -- validation ------------------------------------------------------------------------
@@ -347,6 +353,11 @@ class EncoderClassifier(KeepsFittedAutoEncoder, ClassifierMixin, BaseEstimator):
         check_number(owner, "n_iter_no_change", self.n_iter_no_change, integer=True, low=1)
         check_number(owner, "tol", self.tol, low=0)
         check_number(owner, "verbose", self.verbose, integer=True, low=0)
+        if self.n_jobs is not None:
+            check_number(owner, "n_jobs", self.n_jobs, integer=True)
+            if self.n_jobs == 0:
+                raise param_error(owner, "n_jobs", "None, a positive int, or a negative int "
+                                  "(-1: all cores)", 0)
         if self.autoencoder is None and self.freeze in ("frozen", "unfreeze"):
             raise InvalidInputError(
                 f"freeze={self.freeze!r} needs an autoencoder whose encoder it freezes; with "
@@ -407,6 +418,10 @@ class EncoderClassifier(KeepsFittedAutoEncoder, ClassifierMixin, BaseEstimator):
         self : EncoderClassifier
         """
         self._validate_params()
+        with limit_threads(self.n_jobs):
+            return self._fit(X, y, callbacks)
+
+    def _fit(self, X: Any, y: Any, callbacks: Sequence[Callback]) -> EncoderClassifier:
         X = check_features(self, X, reset=True)
         targets = self._check_y(X, y)
         seed = seed_from(self.random_state)
@@ -585,7 +600,6 @@ class EncoderClassifier(KeepsFittedAutoEncoder, ClassifierMixin, BaseEstimator):
         return trainer.state
 
     # -- inference -------------------------------------------------------------------------
-    @torch.inference_mode()
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities, the softmax of the network's outputs.
 
@@ -596,6 +610,11 @@ class EncoderClassifier(KeepsFittedAutoEncoder, ClassifierMixin, BaseEstimator):
         proba : ndarray of shape (n_samples, n_classes), float64
         """
         check_is_fitted(self)
+        with limit_threads(getattr(self, "n_jobs", None)):
+            return self._predict_proba(X)
+
+    @torch.inference_mode()
+    def _predict_proba(self, X: Any) -> np.ndarray:
         X = check_features(self, X, reset=False)
         steps = None if self.autoencoder_ is None else split_autoencoder(self.autoencoder_)[0]
         if steps is not None:
