@@ -659,6 +659,15 @@ class EncoderClassifier(KeepsFittedAutoEncoder, ClassifierMixin, BaseEstimator):
             sample_weight = np.asarray(sample_weight)[keep]
         return float(accuracy_score(y[keep], self.predict(X), sample_weight=sample_weight))
 
+    def save(self, path: Any) -> None:
+        """Write the fitted ladder network to one safetensors file (never pickled); read it
+        back with :func:`codings.load`. See :mod:`codings.estimators.classifier_file`."""
+        from pathlib import Path
+
+        from codings.estimators.classifier_file import save_classifier
+
+        save_classifier(self, Path(path))
+
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
         tags.non_deterministic = self.random_state is None

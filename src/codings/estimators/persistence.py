@@ -13,6 +13,8 @@ arrays of each scaler in front of the autoencoder. Header (JSON under the metada
     feature_names_in  [str] or null            (the raw columns)
     input_shape       [int] or null            (a model fitted on image arrays)
     image_shape       [int] or null            (how to draw a flat row as a picture)
+    input_dtype       "uint8", "uint16" or null (integer pixels: outputs go back to their
+                                                range; absent in older files: null)
     preprocessing     [scaler entry] or null   (see codings.estimators._scalers)
     offset            float or null            (an outlier threshold on score_samples)
     window            int or null              (offset is per time step, windows of this
@@ -61,7 +63,9 @@ MAX_SIZE = 2**31  # any one declared size: a layer width, n_components, n_featur
 MAX_HISTORY_VALUES = 10**7
 _FIELDS = ("format_version", "library_version", "estimator", "params", "n_features_in",
            "feature_names_in", "input_shape", "image_shape", "preprocessing", "offset",
-           "window", "history", "history_order", "data_range", "n_iter", "stop_reason")
+           "window", "history", "history_order", "data_range", "n_iter", "stop_reason",
+           "input_dtype")
+INPUT_DTYPES = ("uint8", "uint16")
 
 
 class LegacyModelFileWarning(UserWarning):
@@ -99,15 +103,22 @@ def save(model: Any, path: str | os.PathLike[str]) -> None:
 
     Parameters
     ----------
-    model : AutoEncoder, ScaledAutoEncoder or Pipeline
+    model : AutoEncoder, ScaledAutoEncoder, EncoderClassifier or Pipeline
         A fitted ``AutoEncoder``, or a fitted scikit-learn ``Pipeline`` of
         ``StandardScaler`` / ``MinMaxScaler`` / ``MaxAbsScaler`` steps ending in one (for
-        example ``make_pipeline(StandardScaler(), AutoEncoder())``).
+        example ``make_pipeline(StandardScaler(), AutoEncoder())``); or the same with a
+        fitted ladder-network ``EncoderClassifier`` (``autoencoder=None``) in its place
+        (see :mod:`codings.estimators.classifier_file`).
     path : path-like
         Written exactly as given (no extension is added).
     """
     from sklearn.utils.validation import check_is_fitted
 
+    from codings.estimators import classifier_file
+
+    if classifier_file.is_classifier(model):
+        classifier_file.save_classifier(model, Path(path))
+        return
     autoencoder, steps = _scalers.split_model(model)
     check_is_fitted(autoencoder)
     tensors = {k: v.detach().cpu().contiguous()
@@ -137,6 +148,7 @@ def save(model: Any, path: str | os.PathLike[str]) -> None:
         "data_range": _data_range(autoencoder),
         "n_iter": int(autoencoder.n_iter_),
         "stop_reason": getattr(autoencoder, "stop_reason_", None),
+        "input_dtype": getattr(autoencoder, "input_dtype_", None),
     }
     write_container(Path(path), tensors, header, key=METADATA_KEY)
 
@@ -164,6 +176,8 @@ def load(path: str | os.PathLike[str], *, encoder: torch.nn.Module | None = None
         then the ``AutoEncoder`` as step ``"autoencoder"``) when it was trained with input
         scaling (``codings fit --scale``, or a saved ``Pipeline``). Either way every method
         takes and returns raw rows, exactly as ``codings encode/reconstruct/score`` do.
+        A classifier's file gives the fitted ``EncoderClassifier``, or a ``Pipeline`` of its
+        scalers then the classifier as step ``"classifier"``.
 
     Raises
     ------
@@ -177,6 +191,8 @@ def load(path: str | os.PathLike[str], *, encoder: torch.nn.Module | None = None
     tensors, header = parse_container(p, key=METADATA_KEY, what=WHAT)
     header = _verified(p, header, tensors)
     modules = {"encoder": encoder, "decoder": decoder}
+    if header.get("estimator") == "EncoderClassifier":
+        return _load_classifier(p, header, tensors, modules)
     run_validator(p, lambda h: check_header(h, tensors), header, WHAT)
     _check_custom_modules(p, header, modules)
     try:
@@ -187,6 +203,26 @@ def load(path: str | os.PathLike[str], *, encoder: torch.nn.Module | None = None
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelFileError(f"The weights in {p} do not fit the architecture its header "
                              f"describes: {first_line}") from exc
+
+
+def _load_classifier(path: Path, header: dict[str, Any], tensors: dict[str, torch.Tensor],
+                     modules: dict[str, torch.nn.Module | None]) -> Any:
+    """An EncoderClassifier's file (see :mod:`codings.estimators.classifier_file`)."""
+    from codings.estimators import classifier_file
+
+    if any(module is not None for module in modules.values()):
+        raise ModelFileError(f"{path} holds a classifier (a ladder network); do not pass "
+                             "encoder= or decoder=.")
+    # _verified fills in fields that autoencoder files gained later: not a classifier's
+    header = {k: v for k, v in header.items()
+              if not (k in ("window", "input_dtype") and v is None)}
+    run_validator(path, lambda h: classifier_file.check_classifier_header(h, tensors), header,
+                  WHAT)
+    try:
+        return classifier_file.rebuild_classifier(header, tensors)
+    except (CodingsError, RuntimeError, KeyError, TypeError, ValueError) as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelFileError(f"Cannot rebuild the classifier in {path}: {first_line}") from exc
 
 
 def _verified(path: Path, header: dict[str, Any], tensors: dict[str, torch.Tensor],
@@ -202,7 +238,8 @@ def _verified(path: Path, header: dict[str, Any], tensors: dict[str, torch.Tenso
     if version == 1:
         return _from_format_1(path, header, tensors)
     check_digest(path, header, tensors, WHAT)
-    return {"window": None, **{k: v for k, v in header.items() if k != DIGEST_FIELD}}
+    return {"window": None, "input_dtype": None,
+            **{k: v for k, v in header.items() if k != DIGEST_FIELD}}
 
 
 def _from_format_1(path: Path, header: dict[str, Any], tensors: dict[str, torch.Tensor],
@@ -219,7 +256,7 @@ def _from_format_1(path: Path, header: dict[str, Any], tensors: dict[str, torch.
     converted = {k: v for k, v in header.items() if k != "tensor_sha256"}
     converted.update(format_version=FORMAT_VERSION, offset=None, window=None,
                      preprocessing=None,
-                     history_order=None, data_range=None)
+                     history_order=None, data_range=None, input_dtype=None)
     old = header.get("preprocessing")
     if isinstance(old, dict) and old.get("kind") != "none":
         offset, scale = (tensors.pop(f"{_scalers.PREFIX}{k}", None) for k in ("offset", "scale"))
@@ -282,6 +319,7 @@ def _problem(name: str, value: Any, n_features: Any) -> str | None:
             for row in v)), "null or [minima, maxima], one number per feature"),
         "n_iter": (_is_int, "a non-negative integer"),
         "stop_reason": (lambda v: v is None or _is_short_str(v), "null or a string"),
+        "input_dtype": (lambda v: v is None or v in INPUT_DTYPES, "null, 'uint8' or 'uint16'"),
     }
     check, expected = checks[name]
     return None if check(value) else f"must be {expected}, not {_describe(value)}"
@@ -461,6 +499,8 @@ def _rebuild(header: dict[str, Any], tensors: dict[str, torch.Tensor],
         estimator.offset_ = float(header["offset"])
     if header["window"] is not None:
         estimator.window_ = int(header["window"])
+    if header["input_dtype"] is not None:
+        estimator.input_dtype_ = str(header["input_dtype"])
     if not header["preprocessing"]:
         if names is not None:
             estimator.feature_names_in_ = names
