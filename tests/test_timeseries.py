@@ -214,3 +214,44 @@ def test_cli_fit_window_stores_the_training_series_threshold(
     table = np.loadtxt("scores.csv", delimiter=",", skiprows=1)
     assert table.shape == (300, 2)
     assert table[:, 1].mean() == pytest.approx(0.1, abs=2 / 300)
+
+
+class _InterruptAt:
+    """A progress callback that presses Ctrl-C at the end of an epoch."""
+
+    def __init__(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __call__(self) -> _InterruptAt:
+        return self
+
+    def on_train_begin(self, max_iter: int) -> None:
+        pass
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
+        if epoch == self.epoch:
+            raise KeyboardInterrupt
+
+    def on_train_end(self, logs: dict[str, object]) -> None:
+        pass
+
+
+def test_cli_fit_window_resumes_on_the_same_windows(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An interrupted ``fit --window`` resumes on the windows, not on the file's rows, and
+    ends with the same weights, window and threshold as an uninterrupted run."""
+    monkeypatch.chdir(tmp_path)
+    np.savetxt("series.csv", _signal(200, 0)[:, None], delimiter=",")
+    args = ["fit", "--data", "series.csv", "--window", "16", "--architecture", "conv1d",
+            "--n-components", "3", "--hidden-layer-sizes", "4", "--max-iter", "3",
+            "--random-state", "0"]
+    assert main([*args, "--name", "whole", "-q"]) == 0
+    with monkeypatch.context() as patch:
+        patch.setattr("codings.cli.fit.ProgressBar", _InterruptAt(epoch=1))
+        assert main([*args, "--name", "cut"]) == 130
+    assert main(["fit", "--resume", "runs/cut", "-q"]) == 0
+    whole, cut = load("runs/whole/model.safetensors"), load("runs/cut/model.safetensors")
+    assert cut.window_ == whole.window_ == 16 and cut.offset_ == whole.offset_
+    for (name, a), b in zip(whole[-1].module_.state_dict().items(),
+                            cut[-1].module_.state_dict().values(), strict=True):
+        np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=name)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from codings.cli.data import load_training_data
-from codings.cli.fit import make_estimator, train_run
+from codings.cli.fit import make_estimator, train_run, windowed_data
 from codings.cli.parser import estimator_kwargs
 from codings.cli.runs import read_params
 from codings.constraints import constraint_from_dict
@@ -57,8 +57,10 @@ def resume(args: argparse.Namespace) -> int:
     info = document.get("data") or {}
     source = info.get("path") or info.get("source") or ""
     started = time.perf_counter()
-    data = load_training_data(source, info.get("key"), info.get("requested_scale") or "auto",
-                              params=document["params"])
+    scale = info.get("requested_scale") or "auto"
+    data = load_training_data(source, info.get("key"), scale, params=document["params"])
+    if document.get("window"):  # a run of codings fit --window: the same windows again
+        data = windowed_data(data, int(document["window"]), scale, document["params"])
     params = stored_params(document["params"])
     params.update({k: v for k, v in estimator_kwargs(args).items() if k != "resume"})
     params.update(checkpoint_dir=str(_checkpoint_dir(run_dir, document)), resume=True)
