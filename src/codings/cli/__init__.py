@@ -1,5 +1,5 @@
 """The ``codings`` command line: ``fit``, ``encode``, ``reconstruct``, ``decode``,
-``generate``, ``score``, ``report``, ``export`` and ``tour``.
+``generate``, ``score``, ``report``, ``export``, ``tour``, ``fit-classifier`` and ``predict``.
 
 Exit codes: 0 success, 1 training failed (the loss diverged with ``--on-nonfinite raise``),
 2 bad input (a usage error, a missing or unreadable file, an invalid parameter), each with a
@@ -26,7 +26,8 @@ _COMMANDS = {"fit": ("fit", "fit"), "encode": ("apply", "encode"),
              "reconstruct": ("apply", "reconstruct"), "decode": ("apply", "decode"),
              "generate": ("generate", "generate"), "score": ("score", "score"),
              "report": ("report", "report"), "export": ("export", "export"),
-             "tour": ("tour", "tour")}
+             "tour": ("tour", "tour"), "fit-classifier": ("classify", "fit_classifier"),
+             "predict": ("classify", "predict")}
 
 
 def _one_line(message: object) -> str:

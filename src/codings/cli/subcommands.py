@@ -141,3 +141,6 @@ def add_commands(commands: Any) -> None:
     _add_report(commands)
     _add_export(commands)
     _add_tour(commands)
+    from codings.cli.classify_args import add_classifier_commands
+
+    add_classifier_commands(commands)

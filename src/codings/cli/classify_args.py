@@ -1,0 +1,103 @@
+"""Parsers of ``fit-classifier`` and ``predict``, with examples.
+
+Standard library only, like :mod:`codings.cli.parser`, so ``--help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from codings._params import parse_positive_int, parse_sizes
+from codings.cli.parser import DATA_HELP, SCALES
+
+FIT_CLASSIFIER_EXAMPLES = """\
+examples:
+  codings fit-classifier --data digits --labels-per-class 10 --seed 0
+      the digits with 10 labels per class kept (the rest unlabelled); writes
+      runs/digits-classifier-<time>/ (model.safetensors, report.html, history.csv)
+  codings fit-classifier --data train.npz --labels y.npy --epochs 30
+      y.npy: one class number per row of train.npz, -1 for an unlabelled row
+  codings fit-classifier --data table.csv --target species
+      the labels are the column 'species' of table.csv (empty or -1: unlabelled)
+
+The network is a ladder network (Rasmus et al. 2015): it learns from every row, labelled or
+not. --validation-fraction of the labelled rows are held out (trained on as unlabelled rows)
+to measure the accuracy after each epoch; the report draws that curve.
+"""
+
+PREDICT_EXAMPLES = """\
+example:
+  codings predict runs/digits-classifier-20240101-120000/model.safetensors new.npy -o out.csv
+
+One row per sample: label (the most probable class), then p_<class> for each class (the
+probabilities, summing to 1).
+"""
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}")
+    return value
+
+
+def _add_fit_classifier(commands: Any) -> None:
+    command = commands.add_parser(
+        "fit-classifier", help="train a classifier from few labels and many unlabelled rows",
+        description="Train a ladder network on DATA, whose rows labelled -1 are unlabelled, "
+                    "and write the model and an HTML report in a new run folder.",
+        epilog=FIT_CLASSIFIER_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    command.add_argument("--data", required=True, metavar="{digits,PATH}",
+                         help="the embedded digits, or a " + DATA_HELP)
+    command.add_argument("--key", help="array name inside a .npz file")
+    labels = command.add_mutually_exclusive_group()
+    labels.add_argument("--labels", metavar="FILE",
+                        help="a .npy or .csv file with one class number per row of DATA, -1 "
+                             "for unlabelled rows (default: the labels DATA carries, such "
+                             "as the digits' or a .npz's y array)")
+    labels.add_argument("--target", metavar="COLUMN",
+                        help="the labels are this column of a .csv or .parquet DATA (an "
+                             "empty cell or -1: unlabelled); the other columns are features")
+    command.add_argument("--labels-per-class", type=parse_positive_int, metavar="N",
+                         help="keep N labels per class (drawn with --seed), mark the rest -1")
+    command.add_argument("--validation-fraction", type=_fraction, default=0.1,
+                         metavar="FRACTION",
+                         help="share of the labelled rows held out to measure the accuracy "
+                              "per epoch, in [0, 1) (default: 0.1)")
+    command.add_argument("--scale", choices=SCALES, default="auto",
+                         help="input scaling, stored in the model: auto = uint8 to [0, 1], "
+                              "anything else standardised (default: auto)")
+    command.add_argument("--epochs", "--max-iter", dest="max_iter", type=parse_positive_int,
+                         metavar="N", help="epochs (default: about 10,000 steps, 10-200)")
+    command.add_argument("--hidden-layer-sizes", type=parse_sizes, metavar="SIZES",
+                         help="the ladder's hidden layers, e.g. 500,250 (the default)")
+    command.add_argument("--seed", "--random-state", dest="random_state", type=int,
+                         metavar="INT", help="seed, for a reproducible run")
+    command.add_argument("--name", help="run folder name (default: <data>-classifier-<time>)")
+    command.add_argument("--runs-dir", default="runs",
+                         help="parent of run folders (default: runs)")
+    command.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+
+
+def _add_predict(commands: Any) -> None:
+    command = commands.add_parser(
+        "predict", help="predict classes with a classifier",
+        description="Write the predicted class and the class probabilities of each row of "
+                    "DATA, with a model written by codings fit-classifier.",
+        epilog=PREDICT_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    command.add_argument("model", metavar="MODEL",
+                         help="a model file written by codings fit-classifier")
+    command.add_argument("data", metavar="DATA", help="a " + DATA_HELP)
+    command.add_argument("-o", "--output", required=True, metavar="OUT.csv",
+                         help="output .csv file: columns label,p_<class>...")
+    command.add_argument("--key", help="array name inside a .npz input")
+
+
+def add_classifier_commands(commands: Any) -> None:
+    """Register ``fit-classifier`` and ``predict``."""
+    _add_fit_classifier(commands)
+    _add_predict(commands)
