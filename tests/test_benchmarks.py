@@ -53,3 +53,11 @@ def test_scaling_reports_the_mode(tmp_path):
 def test_other_benchmarks_quick(script):
     out = _run(f"benchmarks/{script}.py", str(MNIST), "--quick")
     assert "QUICK" in out.upper()
+
+
+def test_timeseries_quick_mode_prints_the_synthetic_table():
+    out = _run("benchmarks/timeseries.py", "--quick", "--only", "synthetic")
+    assert "mode: QUICK" in out
+    for name in ("lstm autoencoder", "gru autoencoder", "conv1d autoencoder",
+                 "mlp autoencoder", "PCA (8 components)", "rolling z-score"):
+        assert f"| {name}" in out

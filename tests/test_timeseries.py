@@ -255,3 +255,18 @@ def test_cli_fit_window_resumes_on_the_same_windows(
     for (name, a), b in zip(whole[-1].module_.state_dict().items(),
                             cut[-1].module_.state_dict().values(), strict=True):
         np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=name)
+
+
+def test_plot_timestep_scores(trained: AnomalyDetector) -> None:
+    from codings.plotting import plot_timestep_scores
+
+    series, truth = _with_anomalies()
+    fig = plot_timestep_scores(series, trained.score_timesteps(series), trained.offset_,
+                               truth=truth)
+    top, bottom = fig.axes
+    assert bottom.get_yscale() == "log"
+    assert {"known anomaly", "flagged"} <= set(top.get_legend_handles_labels()[1])
+    assert "threshold" in bottom.get_legend_handles_labels()[1]
+    with pytest.raises(InvalidInputError, match=r"one score per time step: a series of shape "
+                                                r"\(1200,\) and scores of shape \(5,\)"):
+        plot_timestep_scores(series, np.zeros(5))

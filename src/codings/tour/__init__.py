@@ -19,7 +19,7 @@ import torch
 
 from codings.datasets import load_digits
 from codings.report import Page, Section
-from codings.tour import applications, basics, generative, regularised
+from codings.tour import applications, basics, generative, regularised, sequences
 from codings.tour._context import Context, ImageSet
 
 __all__ = ["STEPS", "ImageSet", "digits_images", "run_tour"]
@@ -38,6 +38,7 @@ STEPS: tuple[tuple[str, Step], ...] = (
     ("Interpolation in the coding space", generative.interpolation),
     ("Pretraining with few labels", applications.few_labels),
     ("Anomaly detection", applications.anomalies),
+    ("Anomalies in a time series", sequences.time_series),
 )
 
 
