@@ -94,7 +94,9 @@ def load_mnist(path: str, quick: bool) -> tuple[np.ndarray, np.ndarray, np.ndarr
 def run(experiment: Experiment, X_train: np.ndarray, X_test: np.ndarray, quick: bool,
         seed: int) -> tuple[AutoEncoder, dict[str, Any]]:
     epochs = experiment.quick_epochs if quick else experiment.epochs
-    params = dict(experiment.params)
+    # The chapter's coding layers use the hidden activation (ELU codings, sigmoid for the
+    # sparse one); codings' default is linear codings, so ask for the chapter's explicitly.
+    params = {"coding_activation": None, **experiment.params}
     if quick and "pretraining_iter" in params:
         params["pretraining_iter"] = 1
     ae = AutoEncoder(max_iter=epochs, random_state=seed, **params)

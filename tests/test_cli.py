@@ -169,7 +169,7 @@ ERRORS = {
                            "data.npy has 64 columns, but the model's codings have 2"),
     "text in a csv": (["reconstruct", "MODEL", "text.csv", "-o", "r.npy"],
                       "line 2, column 2: 'abc' is not a number"),
-    "unknown flag": (["fit", "--bogus"], "unrecognized arguments: --bogus (see 'codings fit"),
+    "unknown flag": (["fit", "--bogus"], "unrecognized arguments: --bogus. See 'codings fit"),
     "bad sizes": (["fit", "--hidden-layer-sizes", "3,x"], "argument --hidden-layer-sizes"),
     "bad output type": (["encode", "MODEL", "data.npy", "-o", "z.txt"], "use .npy or .csv"),
     "missing output folder": (["encode", "MODEL", "data.npy", "-o", "no/z.npy"],
@@ -255,7 +255,10 @@ def test_help_imports_no_heavy_module() -> None:
 def test_unknown_flag_gets_a_did_you_mean(capsys):
     assert main(["fit", "--n-componets", "3"]) == 2
     err = capsys.readouterr().err
-    assert "Did you mean '--n-components'?" in err and err.count("\n") == 1
+    assert err.count("\n") == 1
+    # Full sentences: the argparse message, the suggestion, where to read more.
+    assert "unrecognized arguments: --n-componets 3. Did you mean '--n-components'? " \
+        "See 'codings fit --help'." in err
 
 
 def test_nan_in_a_data_file_is_located_before_scaling(tmp_path, monkeypatch, capsys):

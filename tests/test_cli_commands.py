@@ -158,7 +158,22 @@ def test_generate_writes_samples_and_a_grid(workdir: Path, models: dict[str, Pat
 def test_generate_needs_a_variational_model(workdir: Path, models: dict[str, Path],
                                             capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["generate", str(models["plain"] / "model.safetensors"), "-o", "s.npy"])
-    one_line_error(capsys, code, "sample needs a generative model")
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1, err
+    assert "is not a generative model: generate needs one trained with --constraint " \
+        "variational" in err
+    assert "AutoEncoder(" not in err  # advice in flags, not Python
+
+
+def test_a_run_folder_stands_for_its_model(workdir: Path, models: dict[str, Path]) -> None:
+    X = load_digits().data[:20]
+    np.save("x.npy", X)
+    assert main(["encode", str(models["plain"]), "x.npy", "-o", "from_folder.npy"]) == 0
+    assert main(["encode", str(models["plain"] / "model.safetensors"), "x.npy",
+                 "-o", "from_file.npy"]) == 0
+    np.testing.assert_array_equal(np.load("from_folder.npy"), np.load("from_file.npy"))
+    np.testing.assert_array_equal(np.load("from_folder.npy"),
+                                  load(models["plain"]).transform(X))
 
 
 # -- score -----------------------------------------------------------------------------------

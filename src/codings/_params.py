@@ -105,9 +105,12 @@ class Spec:
     low_open: bool = False
     high_open: bool = False
     optional: bool = False  # None is allowed
+    literals: tuple[str, ...] = ()  # strings accepted besides the kind's values ("auto")
 
     def check(self, owner: str, name: str, value: Any) -> None:
         if value is None and self.optional:
+            return
+        if isinstance(value, str) and value in self.literals:
             return
         if self.kind in {"int", "float"}:
             check_number(owner, name, value, integer=self.kind == "int", low=self.low,
@@ -183,11 +186,31 @@ def parse_positive_int(text: str, also: str = "") -> int:
     return value
 
 
-def parse_batch_size(text: str) -> int | None:
-    """A positive int, or ``"full"`` for full-batch training (``batch_size=None``)."""
-    if text.strip().lower() == "full":
+def parse_batch_size(text: str) -> int | str | None:
+    """A positive int, ``"auto"``, or ``"full"`` for full-batch training (``batch_size=None``)."""
+    word = text.strip().lower()
+    if word == "full":
         return None
-    return parse_positive_int(text, " or 'full'")
+    if word == "auto":
+        return "auto"
+    return parse_positive_int(text, ", 'auto' or 'full'")
+
+
+# Small data needs optimizer steps, not epochs: 1,600 rows in batches of 256 are 7 steps an
+# epoch, and 100 epochs left a digits autoencoder far from its optimum (benchmarks/defaults.py).
+# "auto" aims at >= 32 steps an epoch, in batches of 32 to 256 rows: MNIST keeps 256.
+AUTO_BATCH_MIN, AUTO_BATCH_MAX, AUTO_STEPS_PER_EPOCH = 32, 256, 32
+
+
+def choose_batch_size(batch_size: int | str | None, n_rows: int) -> int | None:
+    """The rows per step that ``batch_size`` means for ``n_rows`` training rows.
+
+    ``"auto"`` gives ``clip(n_rows // 32, 32, 256)``; an int or None (full batch) is returned
+    unchanged.
+    """
+    if batch_size != "auto":
+        return None if batch_size is None else int(batch_size)
+    return min(AUTO_BATCH_MAX, max(AUTO_BATCH_MIN, n_rows // AUTO_STEPS_PER_EPOCH))
 
 
 _INT1 = Spec("int", low=1)
@@ -199,8 +222,8 @@ AUTOENCODER_PARAMS: tuple[Param, ...] = (
           "encoder hidden layers, e.g. '300,150'; '' for none (the decoder mirrors them)",
           parse_sizes),
     Param("activation", "elu", Spec("choice", ACTIVATIONS), "hidden-layer activation"),
-    Param("coding_activation", None, Spec("choice", ACTIVATIONS, optional=True),
-          "coding-layer activation", default_text="same as --activation"),
+    Param("coding_activation", "identity", Spec("choice", ACTIVATIONS, optional=True),
+          "coding-layer activation (linear codings by default)"),
     Param("output_activation", "identity", Spec("choice", ACTIVATIONS),
           "activation of the reconstruction ('sigmoid' for data in [0, 1])"),
     Param("loss", "mse", Spec("choice", LOSSES),
@@ -222,7 +245,8 @@ AUTOENCODER_PARAMS: tuple[Param, ...] = (
     Param("momentum", 0.9, Spec("float", low=0, high=1, high_open=True),
           "momentum of --optimizer sgd", float, resumable=True),
     Param("lr_schedule", "constant", Spec("choice", LR_SCHEDULES), "learning-rate schedule"),
-    Param("batch_size", 256, Spec("int", low=1, optional=True), "rows per step, or 'full'",
+    Param("batch_size", "auto", Spec("int", low=1, optional=True, literals=("auto",)),
+          "rows per step, 'auto' (n_rows // 32, clipped to 32..256) or 'full'",
           parse_batch_size),
     Param("max_iter", 200, Spec("int", low=0), "number of epochs", int, resumable=True),
     Param("early_stopping", False, Spec("bool"),

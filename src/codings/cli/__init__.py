@@ -49,6 +49,9 @@ def _one_line_warnings() -> Iterator[None]:
 
     with warnings.catch_warnings():
         warnings.showwarning = show
+        # The commands find a model's columns by name in the file, then pass arrays in the
+        # model's order: scikit-learn's "X does not have valid feature names" does not apply.
+        warnings.filterwarnings("ignore", message="X does not have valid feature names")
         yield
 
 
@@ -90,7 +93,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Unknown options are reported by the top parser: point at the subcommand's help.
         prog = f"codings {argv[0]}" if exc.prog == "codings" and argv[:1] and \
             argv[0] in _COMMANDS else exc.prog
-        return _fail(f"{exc}{_suggest_flag(parser, argv)} (see '{prog} --help')", 2)
+        message = str(exc).rstrip(".")
+        return _fail(f"{message}.{_suggest_flag(parser, argv)} See '{prog} --help'.", 2)
     except SystemExit as exc:  # --help and --version print, then exit 0
         return exc.code if isinstance(exc.code, int) else 0
     args.argv = argv

@@ -1,4 +1,5 @@
-"""``codings generate MODEL -n N -o OUT``: new samples from a variational model."""
+"""``codings generate MODEL -n N -o OUT``: new samples from a variational, adversarial or
+denoising model."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ from typing import Any
 
 import numpy as np
 
+from codings.cli.apply import in_data_form
 from codings.cli.files import check_output, write_array
 from codings.estimators import load
+from codings.exceptions import InvalidInputError
 
 
 def image_shape_of(model: Any) -> tuple[int, ...] | None:
@@ -20,13 +23,25 @@ def image_shape_of(model: Any) -> tuple[int, ...] | None:
     return guess_image_shape(model.n_features_in_, shape) if shape else None
 
 
+def _require_generative(model: Any, path: str) -> None:
+    """The command line's version of ``sample``'s error: flags, not Python."""
+    autoencoder = model.steps[-1][1] if hasattr(model, "steps") else model
+    kinds = {type(c).__name__ for c in getattr(autoencoder, "constraints_", ())}
+    if not kinds & {"Variational", "Adversarial", "Denoising"}:
+        raise InvalidInputError(
+            f"{path} is not a generative model: generate needs one trained with "
+            "--constraint variational or adversarial (decoded prior draws) or denoising (a "
+            "denoising chain), e.g. codings fit --constraint variational --loss bce.")
+
+
 def generate(args: argparse.Namespace) -> int:
     """Decode ``-n`` draws from the prior, in the data's scale; a PNG grid for images."""
     output = check_output(args.output, args.model)
     model = load(args.model)
+    _require_generative(model, args.model)
     samples = model.sample(args.n_samples, random_state=args.random_state)  # raw units
-    write_array(output, samples if output.suffix.lower() == ".npy"
-                else samples.reshape(len(samples), -1))
+    samples = in_data_form(model, samples, output)  # integer pixels: their range and dtype
+    write_array(output, samples)
     shape = image_shape_of(model)
     if shape is None:
         print(f"Wrote {len(samples)} samples of shape {samples.shape[1:]} to {output}")

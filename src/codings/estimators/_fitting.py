@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from codings._params import AUTOENCODER_PARAMS
+from codings._params import AUTOENCODER_PARAMS, choose_batch_size
 from codings.estimators.validation import as_float_tensor_input
 from codings.exceptions import InvalidInputError
 from codings.nn.module import AutoEncoderModule
@@ -206,6 +206,7 @@ def train(estimator: Any, X: np.ndarray,
         bool(checkpointer.existing())
     if checkpointer is not None and not estimator.resume:
         checkpointer.check_fresh()
+    settings["batch_size"] = choose_batch_size(settings["batch_size"], X.shape[0])
     data, validation = training_sources(X, device, generator, settings)
     if context is not None and context.world_size > 1:
         # Each rank corrupts its own rows with its own noise; batches stay in step.

@@ -51,9 +51,10 @@ class AutoEncoder(GenerativeMixin, InputsMixin, ClassNamePrefixFeaturesOutMixin,
         Encoder hidden layers; the decoder uses them in reverse.
     activation : {"identity", "relu", "elu", "selu", "sigmoid", "tanh"}, default="elu"
         Hidden-layer activation.
-    coding_activation : str or None, default=None
-        Activation of the coding layer; None means the same as ``activation``. Use
-        ``"identity"`` for linear codings and ``"sigmoid"`` for KL sparsity.
+    coding_activation : str or None, default="identity"
+        Activation of the coding layer: linear by default, so codings are not clipped or
+        lopsided (ELU codings stop at -1); None means the same as ``activation`` (the
+        chapter's networks); ``"sigmoid"`` for KL sparsity and semantic hashing.
     output_activation : str, default="identity"
         Activation of the reconstruction (``"sigmoid"`` for data in [0, 1]). With
         ``loss="bce"`` the decoder outputs logits and this must be "identity" or "sigmoid".
@@ -85,9 +86,11 @@ class AutoEncoder(GenerativeMixin, InputsMixin, ClassNamePrefixFeaturesOutMixin,
     momentum : float, default=0.9
         Only used by ``optimizer="sgd"``.
     lr_schedule : {"constant", "plateau", "cosine"}, default="constant"
-    batch_size : int or None, default=256
-        Rows per step; None means full batch. Capped at the number of rows. A last batch of
-        one row is folded into the one before (one-row batches break BatchNorm).
+    batch_size : int, "auto" or None, default="auto"
+        Rows per step; None means full batch. Capped at the number of rows. "auto" is
+        ``n_rows // 32`` clipped to [32, 256]: 256 on MNIST, and enough optimizer steps per
+        epoch on small data (1,600 rows in batches of 256 made 7 steps an epoch). A last
+        batch of one row is folded into the one before (one-row batches break BatchNorm).
     max_iter : int, default=200
         Number of epochs. Without early stopping, ``fit`` runs exactly this many.
     early_stopping : bool, default=False
@@ -181,13 +184,13 @@ class AutoEncoder(GenerativeMixin, InputsMixin, ClassNamePrefixFeaturesOutMixin,
     """
 
     def __init__(self, n_components: int = 2, *, hidden_layer_sizes: Sequence[int] = (100,),
-                 activation: str = "elu", coding_activation: str | None = None,
+                 activation: str = "elu", coding_activation: str | None = "identity",
                  output_activation: str = "identity", loss: str = "mse",
                  constraints: Sequence[Constraint] = (), architecture: str = "mlp",
                  image_shape: Sequence[int] | None = None, encoder: nn.Module | None = None,
                  decoder: nn.Module | None = None, init: str = "auto",
                  optimizer: str = "adam", learning_rate: float = 1e-3, momentum: float = 0.9,
-                 lr_schedule: str = "constant", batch_size: int | None = 256,
+                 lr_schedule: str = "constant", batch_size: int | str | None = "auto",
                  max_iter: int = 200, early_stopping: bool = False,
                  validation_fraction: float = 0.1, n_iter_no_change: int = 10,
                  tol: float = 1e-4, on_nonfinite: str = "warn",

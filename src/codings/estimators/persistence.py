@@ -59,6 +59,7 @@ __all__ = ["FORMAT_VERSION", "atomic_write_bytes", "estimator_params", "load", "
 FORMAT_VERSION = 2
 METADATA_KEY = "codings"
 WHAT = "model file"
+RUN_MODEL_FILE = "model.safetensors"  # the model inside a `codings fit` run folder
 MAX_SIZE = 2**31  # any one declared size: a layer width, n_components, n_features
 MAX_HISTORY_VALUES = 10**7
 _FIELDS = ("format_version", "library_version", "estimator", "params", "n_features_in",
@@ -164,6 +165,8 @@ def load(path: str | os.PathLike[str], *, encoder: torch.nn.Module | None = None
     Parameters
     ----------
     path : path-like
+        A model file, or a run folder written by ``codings fit`` (its ``model.safetensors``
+        is loaded).
     encoder, decoder : torch.nn.Module, optional
         For a model built on your own modules: instances of the same classes (their
         weights are replaced by the saved ones). Code is never read from the file.
@@ -188,6 +191,11 @@ def load(path: str | os.PathLike[str], *, encoder: torch.nn.Module | None = None
         the file and the problem.
     """
     p = Path(path)
+    if p.is_dir():
+        if not (p / RUN_MODEL_FILE).is_file():
+            raise ModelFileError(f"Expected a model file but {p} is a directory without "
+                                 f"{RUN_MODEL_FILE} (not a run folder of codings fit).")
+        p = p / RUN_MODEL_FILE  # a run folder: the model `codings fit` saved in it
     tensors, header = parse_container(p, key=METADATA_KEY, what=WHAT)
     header = _verified(p, header, tensors)
     modules = {"encoder": encoder, "decoder": decoder}
