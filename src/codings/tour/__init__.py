@@ -37,6 +37,7 @@ STEPS: tuple[tuple[str, Step], ...] = (
     ("A variational autoencoder generates digits and faces", generative.variational),
     ("Interpolation in the coding space", generative.interpolation),
     ("Pretraining with few labels", applications.few_labels),
+    ("Learning from few labels and many unlabelled images", applications.semi_supervised),
     ("Anomaly detection", applications.anomalies),
     ("Anomalies in a time series", sequences.time_series),
 )
