@@ -380,9 +380,10 @@ def test_estimator_save_and_load(tmp_path) -> None:
 
 
 @pytest.mark.parametrize("architecture", ["lstm", "gru", "conv1d"])
-def test_estimator_learns_a_periodic_signal_with_default_settings(architecture):
-    """The defaults (Adam 1e-3, batch 256, clipping for recurrent cells) learn a smooth
-    periodic signal within a few hundred optimizer steps."""
+def test_estimator_learns_a_periodic_signal(architecture):
+    """A smooth periodic signal is learned within 150 optimizer steps (clipping for recurrent
+    cells is on by default): far better than predicting the mean window (measured 0.19-0.21
+    of its error for each architecture)."""
     from codings import AutoEncoder
     from codings.datasets import sliding_windows
 
@@ -390,9 +391,9 @@ def test_estimator_learns_a_periodic_signal_with_default_settings(architecture):
     rng = np.random.default_rng(0)
     series = np.sin(2 * np.pi * t / 40) + 0.5 * np.sin(2 * np.pi * t / 13) \
         + 0.05 * rng.normal(size=t.size)
-    windows = sliding_windows(series.astype(np.float32), 48)  # (1153, 48, 1), read-only
+    windows = sliding_windows(series.astype(np.float32), 48, stride=4)  # (289, 48, 1)
     ae = AutoEncoder(n_components=8, hidden_layer_sizes=(32,), architecture=architecture,
-                     max_iter=60, random_state=0).fit(windows)  # 5 steps/epoch: 300 steps
+                     batch_size=64, max_iter=30, random_state=0).fit(windows)  # 150 steps
     error = ae.reconstruction_error(windows).mean()
     baseline = float(np.mean((windows - windows.mean(axis=0)) ** 2))
     assert ae.reconstruct(windows).shape == windows.shape
