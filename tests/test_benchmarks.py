@@ -41,6 +41,16 @@ def test_throughput_quick_mode_prints_ratios():
     assert "ratio vs hand loop fp32" in out and "same computation" in out
 
 
+def test_generation_quick_mode_prints_the_table_and_figures(tmp_path):
+    out = _run("benchmarks/generation.py", "--quick", "--out", str(tmp_path))
+    assert "mode: QUICK" in out and "test accuracy" in out
+    for row in ("noise floor", "| VAE |", "| AAE |", "| denoising chain |", "| plain AE |",
+                "real test images"):
+        assert row in out
+    assert (tmp_path / "generation_samples.png").exists()
+    assert (tmp_path / "generation_chain.png").exists()
+
+
 def test_scaling_reports_the_mode(tmp_path):
     out = _run("benchmarks/scaling.py", "--max-rows", "100000", "--dir", str(tmp_path))
     assert "mode: STREAMING" in out

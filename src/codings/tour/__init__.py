@@ -36,6 +36,8 @@ STEPS: tuple[tuple[str, Step], ...] = (
     ("Sparsity", regularised.sparsity),
     ("A variational autoencoder generates digits and faces", generative.variational),
     ("Interpolation in the coding space", generative.interpolation),
+    ("An adversarial autoencoder fills a prior", generative.adversarial),
+    ("A denoising chain turns noise into digits", generative.denoising_chain),
     ("Pretraining with few labels", applications.few_labels),
     ("Learning from few labels and many unlabelled images", applications.semi_supervised),
     ("Anomaly detection", applications.anomalies),
