@@ -382,8 +382,8 @@ def test_estimator_save_and_load(tmp_path) -> None:
 @pytest.mark.parametrize("architecture", ["lstm", "gru", "conv1d"])
 def test_estimator_learns_a_periodic_signal(architecture):
     """A smooth periodic signal is learned within 150 optimizer steps (clipping for recurrent
-    cells is on by default): far better than predicting the mean window (measured 0.19-0.21
-    of its error for each architecture)."""
+    cells is on by default): far better than predicting the mean window (measured: 0.20 of
+    its error for lstm and gru, 0.13 for conv1d)."""
     from codings import AutoEncoder
     from codings.datasets import sliding_windows
 
