@@ -326,7 +326,7 @@ def test_bf16_falls_back_to_float32_with_a_warning(small_data, monkeypatch):
 
 def test_divergence_restores_weights_that_are_really_the_best():
     X = np.random.default_rng(0).uniform(size=(150, 20)).astype(np.float32)
-    ae = AutoEncoder(n_components=3, hidden_layer_sizes=(10,), optimizer="sgd",
+    ae = AutoEncoder(n_components=3, hidden_layer_sizes=(10,), optimizer="sgd", batch_size=None,
                      learning_rate=1e3, momentum=0.0, max_iter=3, random_state=0)
     with pytest.warns(TrainingDivergedWarning, match="lowest loss"):
         ae.fit(X)

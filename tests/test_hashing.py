@@ -77,7 +77,7 @@ def test_errors(data, hashing_ae):
     X = data[0][:200]
     elu = AutoEncoder(n_components=4, max_iter=1, random_state=0).fit(X)
     with pytest.raises(InvalidInputError, match="sigmoid coding layer; this autoencoder's "
-                                                "coding activation is 'elu'"):
+                                                "coding activation is 'identity'"):
         semantic_hashes(elu, X)
     vae = AutoEncoder(**HASHING, constraints=(Variational(),), max_iter=1,
                       random_state=0).fit(X)
