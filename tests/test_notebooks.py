@@ -34,7 +34,7 @@ def _require(module: str) -> None:
 EXPECTED = {"01_pca_with_a_linear_autoencoder", "02_stacked_and_tied_autoencoders",
             "03_denoising_and_sparse_autoencoders", "04_variational_autoencoders",
             "05_pretraining_and_anomaly_detection", "06_learning_from_few_labels",
-            "08_time_series_anomalies"}
+            "07_adversarial_and_generative_sampling", "08_time_series_anomalies"}
 
 
 def test_the_notebooks_are_there_stored_without_outputs() -> None:
