@@ -151,7 +151,11 @@ def test_csv_codings_with_a_header_decode_again(workdir: Path, model_path: Path,
     assert main(["encode", str(model_path), *data, "-o", "z.csv", "--header"]) == 0
     assert Path("z.csv").read_text().splitlines()[0] == "autoencoder0,autoencoder1"
     assert main(["decode", str(model_path), "z.csv", "-o", "d.csv"]) == 0
-    assert np.loadtxt("d.csv", delimiter=",").shape == (30, 64)
+    header = Path("d.csv").read_text().splitlines()[0]
+    assert header.startswith("x0,x1,") and header.endswith(",x63")  # digits: no names
+    assert np.loadtxt("d.csv", delimiter=",", skiprows=1).shape == (30, 64)
+    assert main(["decode", str(model_path), "z.csv", "-o", "n.csv", "--no-header"]) == 0
+    assert np.loadtxt("n.csv", delimiter=",").shape == (30, 64)
 
 
 # -- bad input: exit code 2 and one line ---------------------------------------------------

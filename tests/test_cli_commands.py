@@ -110,15 +110,17 @@ def write_images(folder: Path, n: int, size: tuple[int, int] = (8, 8), mode: str
         Image.fromarray(pixels, mode).save(folder / f"img{i:03d}.{'png' if i % 2 else 'jpg'}")
 
 
-def test_fit_on_a_folder_of_images_with_class_subfolders(workdir: Path) -> None:
+def test_fit_on_a_folder_of_images_with_class_subfolders(
+        workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     write_images(Path("images/cats"), 6)
-    write_images(Path("images/dogs"), 5, mode="RGB")  # colour is converted to grey
+    write_images(Path("images/dogs"), 5, mode="RGB")  # the grey cats get 3 equal channels
     assert main(["fit", "--data", "images", "--name", "img", *FAST]) == 0
+    assert "mixes 6 grey and 5 colour images" in capsys.readouterr().err
     model = load("runs/img/model.safetensors")
-    assert model.n_features_in_ == 64 and model.image_shape_ == (8, 8)
-    assert model[0].scale_.tolist() == [255.0] * 64  # 8-bit images map to [0, 1]
+    assert model.n_features_in_ == 192 and model.image_shape_ == (3, 8, 8)
+    assert model[0].scale_.tolist() == [255.0] * 192  # 8-bit images map to [0, 1]
     params = json.loads(Path("runs/img/params.json").read_text())
-    assert params["data"]["n_samples"] == 11 and params["data"]["image_shape"] == [8, 8]
+    assert params["data"]["n_samples"] == 11 and params["data"]["image_shape"] == [3, 8, 8]
     assert "label: 2 distinct values" in Path("runs/img/report.html").read_text()
 
 
@@ -148,7 +150,7 @@ def test_generate_writes_samples_and_a_grid(workdir: Path, models: dict[str, Pat
     model = str(models["vae"] / "model.safetensors")
     assert main(["generate", model, "-n", "6", "-o", "s.npy", "--random-state", "1"]) == 0
     samples = np.load("s.npy")
-    assert samples.shape == (6, 64) and np.isfinite(samples).all()
+    assert samples.shape == (6, 8, 8) and np.isfinite(samples).all()  # digits are 8x8 images
     assert 0 <= samples.min() and samples.max() <= 16  # back in the digits' own scale
     assert Path("s.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert main(["generate", model, "-n", "6", "-o", "t.npy", "--random-state", "1"]) == 0

@@ -27,7 +27,10 @@ from codings.exceptions import InvalidInputError, did_you_mean
 # fit's own options (not estimator parameters) and the defaults applied after the file is read.
 FIT_DEFAULTS: dict[str, Any] = {"data": "digits", "key": None, "scale": "auto", "name": None,
                                 "tensorboard": None,
-                                "runs_dir": "runs", "quiet": False}
+                                "runs_dir": "runs", "quiet": False, "columns": None,
+                                "drop": None, "id": None, "grey": False}
+_SWITCHES = ("quiet", "grey")
+_NAME_LISTS = ("columns", "drop")  # a list of names, or one string of comma-separated ones
 _FLAGS = {flag.name: flag for flag in estimator_flags() if flag.name != "resume"}
 CONFIG_KEYS = (*FIT_DEFAULTS, *_FLAGS, "constraints")
 
@@ -72,7 +75,9 @@ def _flag_value(path: Path, flag: Param, value: Any) -> Any:
 
 
 def _option_value(path: Path, key: str, value: Any) -> Any:
-    expected = bool if key == "quiet" else str
+    if key in _NAME_LISTS and isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return value
+    expected = bool if key in _SWITCHES else str
     if not isinstance(value, expected):
         kind = "true or false" if expected is bool else "a string"
         raise InvalidInputError(f"{path}: {key} must be {kind}, got {value!r}.")

@@ -38,15 +38,43 @@ def _load_embedded(name: str) -> Bunch:
                  auto_scale="auto")
 
 
-def _load_file(source: str, key: str | None) -> Bunch:
+def _load_file(source: str, key: str | None, reading: dict[str, Any]) -> Bunch:
     path = Path(source)
     if not path.exists() and not path.suffix and "/" not in source and os.sep not in source:
         # A bare word that is not a file is most likely a misspelt data set name.
         raise InvalidInputError(f"Unknown data set {source!r}.{did_you_mean(source, DATASETS)} "
                                 f"Give one of {', '.join(DATASETS)} or a {DATA_HELP}.")
-    bunch = load_data(path, key)
+    if reading.get("grey") and not path.is_dir():
+        raise InvalidInputError(f"--grey converts a folder of colour images to grey; it does "
+                                f"not apply to {path}.")
+    bunch = load_data(path, key, **reading)
     bunch.auto_scale = "auto"
+    _check_names(bunch.get("feature_names"), source)
     return bunch
+
+
+def _check_names(names: list[str] | None, source: str) -> None:
+    """Column names the model file can keep, to find the columns again by name."""
+    if names is None:
+        return
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise InvalidInputError(f"{source} has two columns named {name!r}: rename one (the "
+                                    "model keeps the names to find its columns again), or "
+                                    "leave one out with --drop.")
+        if len(name) > 256:
+            raise InvalidInputError(f"{source}: the column name {name[:40]!r}... is longer than "
+                                    "256 characters; shorten it.")
+        seen.add(name)
+
+
+def reading_options(args: Any) -> dict[str, Any]:
+    """What ``fit`` was told about reading its data (``--columns``, ``--drop``, ``--id``,
+    ``--grey``), in :func:`codings.datasets.load_file`'s names; unset ones are left out."""
+    given = {"columns": getattr(args, "columns", None), "drop": getattr(args, "drop", None),
+             "id_column": getattr(args, "id", None), "grey": getattr(args, "grey", None) or None}
+    return {k: v for k, v in given.items() if v is not None}
 
 
 def check_finite(X: np.ndarray, name: str) -> None:
@@ -56,19 +84,24 @@ def check_finite(X: np.ndarray, name: str) -> None:
 
 def load_training_data(source: str, key: str | None, scale: str,
                        unit_interval: bool = False, *,
-                       params: dict[str, Any] | None = None) -> TrainingData:
+                       params: dict[str, Any] | None = None,
+                       reading: dict[str, Any] | None = None) -> TrainingData:
     """Load ``source`` (an embedded set or a file) and fit the ``scale`` mode on it.
 
     ``params`` (the estimator's, as given) tell ``auto`` what the output layer can produce
     (``output_activation``, ``loss``); ``unit_interval`` is the same as ``loss="bce"``.
+    ``reading`` (see :func:`reading_options`) selects a table's columns or makes images grey.
     """
+    reading = reading or {}
     if source in DATASETS:
-        if key is not None:
-            raise InvalidInputError(f"--key selects an array in a .npz file; it does not apply "
-                                    f"to the embedded data set {source!r}.")
+        if key is not None or reading:
+            flag = "--key selects an array in a .npz file" if key is not None else \
+                "--columns, --drop, --id and --grey choose what to read from a file"
+            raise InvalidInputError(f"{flag}; it does not apply to the embedded data set "
+                                    f"{source!r}.")
         bunch, name = _load_embedded(source), source
     else:
-        bunch, name = _load_file(source, key), Path(source).stem
+        bunch, name = _load_file(source, key, reading), Path(source).stem
     mode = bunch.auto_scale if scale == "auto" else scale
     check_finite(bunch.data, name)  # before scaling, which would spread a NaN down its column
     params = params or {}
@@ -81,8 +114,12 @@ def load_training_data(source: str, key: str | None, scale: str,
         labels = np.asarray(labels)
         # Labels only colour the codings figure: drop them rather than fail when they don't fit.
         labels = labels.reshape(-1) if labels.size == bunch.data.shape[0] else None
+    names = bunch.get("feature_names")
+    dtype = np.dtype(bunch.get("source_dtype") or bunch.data.dtype).name
     return TrainingData(name, bunch.data, scaling.transform(bunch.data), scaling,
-                        bunch.image_shape, labels, bunch.get("label_name", "label"))
+                        bunch.image_shape, labels, bunch.get("label_name", "label"),
+                        feature_names=tuple(names) if names is not None else None,
+                        source_dtype=dtype if dtype in ("uint8", "uint16") else None)
 
 
 def reload_run_data(document: dict[str, Any], model: Any = None) -> TrainingData:
@@ -98,7 +135,8 @@ def reload_run_data(document: dict[str, Any], model: Any = None) -> TrainingData
     if source not in DATASETS and info.get("path"):
         source = info["path"]  # absolute: works from any folder
     data = load_training_data(source, info.get("key"), info.get("requested_scale") or "auto",
-                              params=document.get("params") or {})
+                              params=document.get("params") or {},
+                              reading=info.get("reading") or {})
     scaling = _model_scaling(model, data.scaling)
     if scaling is None:
         return data

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import os
@@ -53,8 +54,10 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
-def write_array(path: Path, array: np.ndarray, columns: Sequence[str] | None = None) -> None:
-    """Save ``array`` as .npy (shape kept) or .csv (one sample per row, optional header)."""
+def write_array(path: Path, array: np.ndarray, columns: Sequence[str] | None = None, *,
+                ids: np.ndarray | None = None, id_name: str = "id") -> None:
+    """Save ``array`` as .npy (shape and dtype kept) or .csv (one sample per row, a header
+    row when ``columns`` are given, and each row's id first when ``ids`` are)."""
     if path.suffix.lower() == ".npy":
         buffer = io.BytesIO()
         np.save(buffer, array, allow_pickle=False)
@@ -62,10 +65,22 @@ def write_array(path: Path, array: np.ndarray, columns: Sequence[str] | None = N
         return
     text = io.StringIO()
     # %.9g and %.17g are the shortest formats that read back to the same float32 / float64.
-    fmt = "%.9g" if array.dtype == np.float32 else "%.17g"
-    np.savetxt(text, array.reshape(array.shape[0], -1), delimiter=",", fmt=fmt,
-               header=",".join(columns) if columns else "", comments="")
-    atomic_write_bytes(path, text.getvalue().encode())
+    fmt = "%d" if array.dtype.kind in "iub" else "%.9g" if array.dtype == np.float32 \
+        else "%.17g"
+    np.savetxt(text, array.reshape(array.shape[0], -1), delimiter=",", fmt=fmt)
+    lines = text.getvalue().splitlines()
+    if ids is not None:
+        lines = [f"{_csv_row([str(id_)])},{line}" for id_, line in zip(ids, lines, strict=True)]
+    if columns:
+        lines.insert(0, _csv_row([id_name, *columns] if ids is not None else list(columns)))
+    atomic_write_bytes(path, "".join(line + "\n" for line in lines).encode())
+
+
+def _csv_row(cells: list[str]) -> str:
+    """One CSV line, quoting the cells that need it (a name with a comma)."""
+    text = io.StringIO()
+    csv.writer(text, lineterminator="").writerow(cells)
+    return text.getvalue()
 
 
 def write_json(path: Path, document: Any) -> None:

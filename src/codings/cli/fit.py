@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from codings.cli.config import apply_config
-from codings.cli.data import load_training_data
+from codings.cli.data import load_training_data, reading_options
 from codings.cli.parser import estimator_kwargs
 from codings.cli.ranks import Ranks, random_seed
 from codings.cli.runs import (
@@ -63,7 +63,7 @@ def windowed_data(data: TrainingData, window: int, scale: str | None,
     if params.get("architecture") in SEQUENCE_ARCHITECTURES:
         scaled = scaled.reshape(windows.shape)
     return replace(data, X=flat, X_scaled=scaled, scaling=scaling, image_shape=None,
-                   labels=None)
+                   labels=None, feature_names=None)
 
 
 def _set_threshold(model: Any, estimator: AutoEncoder, data: TrainingData,
@@ -104,12 +104,17 @@ def _finish(run_dir: Path, estimator: AutoEncoder, data: TrainingData,
     """Write the model, history, params, figures and report of a finished run."""
     from codings.report import write_run_report
 
-    if data.image_shape is not None:  # how to draw a row as a picture; outputs stay flat
+    if data.image_shape is not None:  # the images' shape: .npy outputs take it again
         estimator.image_shape_ = tuple(data.image_shape)
+    if data.source_dtype is not None:  # integer pixels: outputs go back to their range
+        estimator.input_dtype_ = data.source_dtype
     # The scaler goes into the model file as a step in front of the autoencoder: the object
     # codings.load returns, and that encode, score, export and the report use.
     model = ScaledAutoEncoder([*data.scaling.steps, ("autoencoder", estimator)]) \
         if data.scaling.steps else estimator
+    if data.feature_names is not None:  # the columns' names, to find them again by name
+        first = data.scaling.steps[0][1] if data.scaling.steps else estimator
+        first.feature_names_in_ = np.asarray(data.feature_names, dtype=object)
     if document.get("window"):
         _set_threshold(model, estimator, data, int(document["window"]))
     else:  # the outlier threshold belongs to the model: from the training rows' scores
@@ -190,7 +195,8 @@ def fit(args: argparse.Namespace) -> int:
     params = estimator_kwargs(args)
     started = time.perf_counter()
     # --scale auto reads output_activation and loss: scaled data the output layer can reach
-    data = load_training_data(args.data, args.key, args.scale, params=params)
+    data = load_training_data(args.data, args.key, args.scale, params=params,
+                              reading=reading_options(args))
     window = getattr(args, "window", None)
     if window is not None:
         data = windowed_data(data, window, args.scale, params)

@@ -139,6 +139,16 @@ def _add_fit(commands: Any) -> None:
                      help="an embedded data set, a .npy, .npz, .csv or .parquet file, or a "
                           "folder of PNG/JPEG images (default: digits)")
     fit.add_argument("--key", help="array name inside a .npz file")
+    fit.add_argument("--columns", metavar="NAMES",
+                     help="train on these columns of a .csv or .parquet file, e.g. "
+                          "age,income (default: all); the model remembers them and finds "
+                          "them by name in the files given to encode, reconstruct and score")
+    fit.add_argument("--drop", metavar="NAMES", help="leave these columns out")
+    fit.add_argument("--id", metavar="COLUMN",
+                     help="a column that identifies rows, never trained on (any text)")
+    fit.add_argument("--grey", action="store_true", default=None,
+                     help="convert a folder of colour images to grey (default: colour "
+                          "images keep their 3 channels)")
     fit.add_argument("--scale", choices=SCALES,
                      help="input scaling, stored in the model: auto = uint8 to [0, 1], "
                           "anything else standardised (demo-3d is already) (default: auto)")
@@ -176,8 +186,17 @@ def _add_apply(commands: Any, name: str, help_text: str, data: str, data_help: s
     command.add_argument("-o", "--output", required=True, metavar="OUT",
                          help="output file: .npy or .csv")
     command.add_argument("--key", help="array name inside a .npz input")
-    command.add_argument("--header", action="store_true",
-                         help="write a header row of column names in a .csv output")
+    add_output_flags(command)
+
+
+def add_output_flags(command: Any) -> None:
+    """``--id`` and ``--header/--no-header``: what a command that writes rows adds to them."""
+    command.add_argument("--id", metavar="COLUMN",
+                         help="a column of DATA kept aside (never fed to the model) and "
+                              "written first in each row of a .csv output")
+    command.add_argument("--header", action=argparse.BooleanOptionalAction, default=True,
+                         help="write a header row of column names in a .csv output "
+                              "(default: on; --no-header leaves it out)")
 
 
 def build_parser() -> Parser:

@@ -90,12 +90,15 @@ def write_history(run_dir: Path, history: dict[str, list[float]]) -> None:
 
 def data_reference(args: argparse.Namespace, data: TrainingData) -> dict[str, Any]:
     """What ``params.json`` records about the data: enough to load it again from anywhere."""
+    from codings.cli.data import reading_options
+
     source = str(args.data)
     path = None if source in DATASETS else str(Path(source).resolve())
     return {"source": source, "path": path,
             "key": args.key, "scale": data.scaling.kind, "requested_scale": args.scale,
             "n_samples": int(data.X.shape[0]), "n_features": int(data.X.shape[1]),
-            "image_shape": list(data.image_shape) if data.image_shape else None}
+            "image_shape": list(data.image_shape) if data.image_shape else None,
+            "reading": reading_options(args)}
 
 
 def write_params(run_dir: Path, estimator: Any, document: dict[str, Any]) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from codings.cli.apply import read_rows
+from codings.cli.apply import check_id_output, read_rows
 from codings.cli.files import check_output, write_array
 from codings.estimators import load
 from codings.exceptions import InvalidInputError
@@ -70,22 +70,25 @@ def score_timesteps_and_flag(model: Any, series: np.ndarray, window: int,
 
 def score(args: argparse.Namespace) -> int:
     output = check_output(args.output, args.model, args.data)
+    check_id_output(output, args.id)
+    header = ["score", "outlier"] if args.header else None
     model = load(args.model)
     if getattr(args, "window", None) is not None:
         from codings.cli.sources import load_data
 
-        series = np.asarray(load_data(args.data, args.key).data)
+        bunch = load_data(args.data, args.key, id_column=args.id)
         scores, outliers, source = score_timesteps_and_flag(
-            model, series, args.window, 0.1 if args.contamination is None else args.contamination)
+            model, np.asarray(bunch.data), args.window,
+            0.1 if args.contamination is None else args.contamination)
         table = np.column_stack([scores, outliers.astype(np.float64)])
-        write_array(output, table, ["score", "outlier"])
+        write_array(output, table, header, ids=bunch.ids, id_name=args.id or "id")
         print(f"Wrote the scores of {len(table)} time steps to {output}: "
               f"{int(outliers.sum())} flagged as anomalous ({source})")
         return 0
-    X = read_rows(model, args.data, args.key)
-    scores, outliers, source = score_and_flag(model, X, args.contamination)
+    bunch = read_rows(model, args.data, args.key, args.id)
+    scores, outliers, source = score_and_flag(model, bunch.data, args.contamination)
     table = np.column_stack([scores, outliers.astype(np.float64)])
-    write_array(output, table, ["score", "outlier"])
+    write_array(output, table, header, ids=bunch.ids, id_name=args.id or "id")
     print(f"Wrote the scores of {len(table)} samples to {output}: {int(outliers.sum())} "
           f"flagged as outliers ({source})")
     return 0

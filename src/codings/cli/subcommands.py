@@ -9,7 +9,7 @@ import argparse
 from typing import Any
 
 from codings._params import parse_positive_int
-from codings.cli.parser import DATA_HELP, DATASETS
+from codings.cli.parser import DATA_HELP, DATASETS, add_output_flags
 
 EXAMPLES = {
     "generate": """\
@@ -90,6 +90,7 @@ def _add_score(commands: Any) -> None:
     command.add_argument("-o", "--output", required=True, metavar="OUT",
                          help="output file: .csv (columns score,outlier) or .npy")
     command.add_argument("--key", help="array name inside a .npz input")
+    add_output_flags(command)
     command.add_argument("--contamination", type=_fraction, default=None, metavar="FRACTION",
                          help="flag this share of DATA's rows, in (0, 0.5], instead of using "
                               "the threshold stored in the model (set by codings fit from "

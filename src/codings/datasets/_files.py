@@ -13,6 +13,7 @@ import io
 import os
 import stat
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -20,6 +21,7 @@ import numpy as np
 from sklearn.utils import Bunch
 
 from codings._fileio import open_regular_file
+from codings.datasets._columns import Selection
 from codings.exceptions import InvalidInputError
 
 SUPPORTED_SUFFIXES = (".npy", ".npz", ".csv")
@@ -150,7 +152,10 @@ def _read_csv_rows(p: Path) -> list[list[str]]:
         raise InvalidInputError(f"Cannot read {p} as CSV: {exc}") from exc
 
 
-def _load_csv(p: Path) -> tuple[np.ndarray, list[str] | None]:
+def _load_csv(p: Path, selection: Selection) -> tuple[np.ndarray, list[str] | None,
+                                                   np.ndarray | None]:
+    """The selected columns as float64, their names (the header's, or None), and the id
+    column's cells as text (or None)."""
     rows = _read_csv_rows(p)
     if not rows:
         raise InvalidInputError(f"{p} is empty: no rows to read.")
@@ -160,14 +165,16 @@ def _load_csv(p: Path) -> tuple[np.ndarray, list[str] | None]:
     if not rows:
         raise InvalidInputError(f"{p} has a header but no data rows.")
     width = len(header) if header else len(rows[0])
-    X = np.empty((len(rows), width), dtype=np.float64)
+    keep, id_index = selection.resolve(p, header, width)
+    X = np.empty((len(rows), len(keep)), dtype=np.float64)
     for i, row in enumerate(rows):
         line = i + (2 if header else 1)
         if len(row) != width:
             raise InvalidInputError(f"{p}, line {line}: expected {width} values, got {len(row)}.")
-        for j, cell in enumerate(row):
-            X[i, j] = _cell_value(p, line, j, cell, header)
-    return X, header
+        for out, j in enumerate(keep):
+            X[i, out] = _cell_value(p, line, j, row[j], header)
+    ids = None if id_index is None else np.asarray([row[id_index].strip() for row in rows])
+    return X, None if header is None else [header[j] for j in keep], ids
 
 
 def _cell_value(p: Path, line: int, j: int, cell: str, header: list[str] | None) -> float:
@@ -189,7 +196,10 @@ def _cell_value(p: Path, line: int, j: int, cell: str, header: list[str] | None)
 
 
 def load_array(path: str | os.PathLike[str], key: str | None = None, *,
-               scale_uint8: bool = True, mmap: bool = False) -> Bunch:
+               scale_uint8: bool = True, mmap: bool = False,
+               columns: str | Sequence[str] | None = None,
+               drop: str | Sequence[str] | None = None,
+               id_column: str | None = None) -> Bunch:
     """Load a data file as a 2-D array of samples.
 
     Parameters
@@ -205,26 +215,34 @@ def load_array(path: str | os.PathLike[str], key: str | None = None, *,
         Images stored as uint8 are divided by 255 to lie in [0, 1].
     mmap : bool, default=False
         Memory-map a ``.npy`` file instead of reading it.
+    columns, drop, id_column
+        Select a CSV's columns by the names in its header: see :func:`load_file`. Refused
+        for ``.npy`` and ``.npz`` files, which have no column names.
 
     Returns
     -------
     data : Bunch
         ``data`` (n_samples, n_features), ``image_shape`` (the per-sample shape when the file
         held images, else None), ``target`` (labels when the file had them), ``feature_names``
-        (a CSV header), ``source_dtype``.
+        (a CSV header), ``source_dtype``, ``ids`` (the ``id_column``'s cells, or None).
     """
     p = _check_path(path)
     suffix = p.suffix.lower()
-    y, names = None, None
+    selection = Selection.of(columns, drop, id_column)
+    y, names, ids = None, None, None
     if suffix != ".npz":
         refuse_key(key, p)
+    if suffix != ".csv":
+        selection.refuse(p)
     if suffix == ".npy":
         X = _load_npy(p, mmap)
     elif suffix == ".npz":
         X, y = _load_npz(p, key)
     else:
-        X, names = _load_csv(p)
-    return _as_samples(p, X, y, names, scale_uint8)
+        X, names, ids = _load_csv(p, selection)
+    bunch = _as_samples(p, X, y, names, scale_uint8)
+    bunch.ids = ids
+    return bunch
 
 
 def _as_samples(p: Path, X: Any, y: Any, names: list[str] | None, scale_uint8: bool) -> Bunch:
@@ -246,11 +264,16 @@ def _as_samples(p: Path, X: Any, y: Any, names: list[str] | None, scale_uint8: b
 
 
 # -- Parquet ------------------------------------------------------------------------------------
-def load_parquet(path: str | os.PathLike[str]) -> Bunch:
-    """Every column of a Parquet file as a float feature; the column names are kept.
+def load_parquet(path: str | os.PathLike[str], *,
+                 columns: str | Sequence[str] | None = None,
+                 drop: str | Sequence[str] | None = None,
+                 id_column: str | None = None) -> Bunch:
+    """Every column of a Parquet file (or those selected) as a float feature, names kept.
 
-    Needs ``pyarrow``. Returns the same Bunch as :func:`load_array` (``data`` float64).
+    Needs ``pyarrow``. ``columns``, ``drop`` and ``id_column`` select columns by name as in
+    :func:`load_file`. Returns the same Bunch as :func:`load_array` (``data`` float64).
     """
+    selection = Selection.of(columns, drop, id_column)
     p = _check_path(path, (".parquet",))
     try:
         import pyarrow.parquet as pq
@@ -266,9 +289,14 @@ def load_parquet(path: str | os.PathLike[str]) -> Bunch:
     if table.num_rows == 0 or table.num_columns == 0:
         raise InvalidInputError(f"{p} holds no data ({table.num_rows} rows, "
                                 f"{table.num_columns} columns).")
-    columns = [_numeric_column(p, name, table.column(name)) for name in table.column_names]
-    return Bunch(data=np.column_stack(columns), image_shape=None, target=None,
-                 feature_names=list(table.column_names), source_dtype=np.dtype(np.float64))
+    header = list(table.column_names)
+    keep, id_index = selection.resolve(p, header, len(header))
+    data = [_numeric_column(p, header[j], table.column(j)) for j in keep]
+    ids = None if id_index is None else np.asarray(
+        ["" if v is None else str(v) for v in table.column(id_index).to_pylist()])
+    return Bunch(data=np.column_stack(data), image_shape=None, target=None,
+                 feature_names=[header[j] for j in keep], source_dtype=np.dtype(np.float64),
+                 ids=ids)
 
 
 def _numeric_column(path: Path, name: str, column: Any) -> np.ndarray:
@@ -291,7 +319,10 @@ def first_line(exc: BaseException) -> str:
 
 # -- any source ---------------------------------------------------------------------------------
 def load_file(path: str | os.PathLike[str], key: str | None = None, *,
-              scale_uint8: bool = False, mmap: bool = False) -> Bunch:
+              scale_uint8: bool = False, mmap: bool = False,
+              columns: str | Sequence[str] | None = None,
+              drop: str | Sequence[str] | None = None, id_column: str | None = None,
+              grey: bool | None = None) -> Bunch:
     """Read a data file or a folder of images, as the CLI does.
 
     Parameters
@@ -305,24 +336,40 @@ def load_file(path: str | os.PathLike[str], key: str | None = None, *,
         Divide uint8 arrays by 255 (the CLI leaves values raw and scales them itself).
     mmap : bool, default=False
         Memory-map a ``.npy`` file.
+    columns : str or list of str, optional
+        For a table with a header (``.csv``, ``.parquet``): the feature columns, in this
+        order (a string is split on commas). A file without a header row must then have
+        exactly that many columns, taken in order.
+    drop : str or list of str, optional
+        Columns of such a table left out.
+    id_column : str, optional
+        A column kept aside (its cells as text in ``ids``), never a feature; it need not be
+        numeric.
+    grey : bool, optional
+        For a folder of images: True converts colour images to grey, False reads every image
+        as colour, None (default) keeps colour when there is any (see
+        :func:`load_image_folder`). Ignored for files.
 
     Returns
     -------
     data : Bunch
         ``data`` (n_samples, n_features) with the file's values, ``image_shape``,
-        ``target``, ``feature_names``, ``source_dtype`` (and ``files`` for a folder).
+        ``target``, ``feature_names``, ``source_dtype``, ``ids`` (and ``files`` for a
+        folder).
     """
     from codings.datasets._images import load_image_folder
 
     p = Path(path)
+    table: dict[str, Any] = {"columns": columns, "drop": drop, "id_column": id_column}
     if p.is_dir():
         refuse_key(key, p)
-        return load_image_folder(p)
+        Selection.of(**table).refuse(p)
+        return load_image_folder(p, grey=grey)
     if p.suffix.lower() == ".parquet":
         refuse_key(key, p)
-        return load_parquet(p)
+        return load_parquet(p, **table)
     if p.exists() and p.suffix.lower() not in FILE_SUFFIXES:
         raise InvalidInputError(f"Cannot read {p}: unsupported file type "
                                 f"{p.suffix or '(none)'!r}; give a .npy, .npz, .csv or "
                                 ".parquet file, or a folder of PNG/JPEG images.")
-    return load_array(p, key, scale_uint8=scale_uint8, mmap=mmap)
+    return load_array(p, key, scale_uint8=scale_uint8, mmap=mmap, **table)

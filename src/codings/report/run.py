@@ -49,6 +49,8 @@ class RunData:
     image_shape: tuple[int, ...] | None
     labels: np.ndarray | None
     label_name: str = "label"
+    feature_names: tuple[str, ...] | None = None  # a table's column names
+    source_dtype: str | None = None  # "uint8" or "uint16" for integer pixels
 
 
 def _rows(n_samples: int, limit: int) -> np.ndarray:
