@@ -58,7 +58,8 @@ def resume(args: argparse.Namespace) -> int:
     source = info.get("path") or info.get("source") or ""
     started = time.perf_counter()
     scale = info.get("requested_scale") or "auto"
-    data = load_training_data(source, info.get("key"), scale, params=document["params"])
+    data = load_training_data(source, info.get("key"), scale, params=document["params"],
+                              reading=info.get("reading") or {})
     if document.get("window"):  # a run of codings fit --window: the same windows again
         data = windowed_data(data, int(document["window"]), scale, document["params"])
     params = stored_params(document["params"])

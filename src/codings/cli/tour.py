@@ -19,7 +19,7 @@ def load_images(path: str, key: str | None) -> object:
     from codings.plotting import guess_image_shape
     from codings.tour import ImageSet
 
-    bunch = load_data(path, key)
+    bunch = load_data(path, key, grey=True)  # the tour's steps draw grey images
     shape = guess_image_shape(bunch.data.shape[1], bunch.image_shape)
     if shape is None or len(shape) != 2:
         raise InvalidInputError(f"codings tour --data needs grey images, such as MNIST's "
