@@ -136,7 +136,6 @@ def _features(args: argparse.Namespace) -> tuple[str, Any, Any]:
         raise InvalidInputError(f"Data file not found: {path}")
     bunch = load_file(path, drop=[args.target])
     labels = load_file(path, columns=[args.target]).data[:, 0]
-    labels = np.where(np.isnan(labels), UNLABELLED, labels)  # an empty cell: unlabelled
     return path.stem, bunch, labels
 
 

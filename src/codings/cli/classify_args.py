@@ -19,7 +19,7 @@ examples:
   codings fit-classifier --data train.npz --labels y.npy --epochs 30
       y.npy: one class number per row of train.npz, -1 for an unlabelled row
   codings fit-classifier --data table.csv --target species
-      the labels are the column 'species' of table.csv (empty or -1: unlabelled)
+      the labels are the column 'species' of table.csv (-1: unlabelled)
 
 The network is a ladder network (Rasmus et al. 2015): it learns from every row, labelled or
 not. --validation-fraction of the labelled rows are held out (trained on as unlabelled rows)
@@ -60,8 +60,8 @@ def _add_fit_classifier(commands: Any) -> None:
                              "for unlabelled rows (default: the labels DATA carries, such "
                              "as the digits' or a .npz's y array)")
     labels.add_argument("--target", metavar="COLUMN",
-                        help="the labels are this column of a .csv or .parquet DATA (an "
-                             "empty cell or -1: unlabelled); the other columns are features")
+                        help="the labels are this column of a .csv or .parquet DATA ("
+                             "-1: unlabelled); the other columns are features")
     command.add_argument("--labels-per-class", type=parse_positive_int, metavar="N",
                          help="keep N labels per class (drawn with --seed), mark the rest -1")
     command.add_argument("--validation-fraction", type=_fraction, default=0.1,
