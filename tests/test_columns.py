@@ -171,3 +171,13 @@ def test_table_errors_are_one_line(workdir: Path, people_model: Path,
                    "twice.csv has two columns named 'a'")
     one_line_error(capsys, main(["fit", "--columns", "a", *FAST]),
                    "it does not apply to the embedded data set 'digits'")
+
+
+def test_the_report_draws_a_table_column_by_column(people_model: Path) -> None:
+    page = (people_model.parent / "report.html").read_text()
+    assert "in standard deviations from each column" in page
+    assert "Reconstruction error per column" in page
+    assert all(f"<td>{name}</td>" in page for name in FEATURES)
+    # Sections that do not apply to a table are left out, not explained away.
+    for section in ("First-layer features", "Generated samples", "Interpolations"):
+        assert f"<h2>{section}</h2>" not in page

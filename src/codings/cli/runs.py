@@ -20,6 +20,7 @@ from codings.exceptions import InvalidInputError
 from codings.report import RunData
 
 _RECONSTRUCTIONS_SHOWN = 10
+_TABLE_ROWS = 2000  # a table's per-column errors are measured on this many rows
 _MAX_SCATTER_POINTS = 5000
 
 
@@ -134,14 +135,22 @@ def write_figures(run_dir: Path, estimator: Any, data: TrainingData) -> None:
         plot_reconstructions,
         save_figure,
     )
+    from codings.report.figures import plot_table_reconstructions
 
     save_figure(plot_loss_curve(estimator.history_), run_dir / "loss.png")
-    n = min(_RECONSTRUCTIONS_SHOWN, data.X.shape[0])
+    table = data.image_shape is None and data.feature_names is not None  # never a square
+    n = min(_TABLE_ROWS if table else _RECONSTRUCTIONS_SHOWN, data.X.shape[0])
     # A model that knows its input shape returns images: flatten them to unscale.
     X_hat = estimator.reconstruct(data.X_scaled[:n]).reshape(n, -1)
     X_hat = data.scaling.inverse_transform(X_hat)
-    shape = guess_image_shape(data.X.shape[1], data.image_shape)
-    save_figure(plot_reconstructions(data.X[:n], X_hat, shape), run_dir / "reconstructions.png")
+    shape = None if table else guess_image_shape(data.X.shape[1], data.image_shape)
+    if shape is None:  # a table: every column in comparable units, with its name
+        names = data.feature_names or [f"x{j}" for j in range(data.X.shape[1])]
+        figure = plot_table_reconstructions(data.X[:n], X_hat, names,
+                                            n_shown=_RECONSTRUCTIONS_SHOWN)
+    else:
+        figure = plot_reconstructions(data.X[:n], X_hat, shape)
+    save_figure(figure, run_dir / "reconstructions.png")
     rows = _scatter_rows(data.X.shape[0])
     labels = None if data.labels is None else data.labels[rows]
     Z = estimator.transform(data.X_scaled[rows])

@@ -1,5 +1,6 @@
-"""Figures the reports need beyond :mod:`codings.plotting`: labelled rows of images, score
-histograms, bar charts and the 3-D view of the PCA demo."""
+"""Figures the reports need beyond :mod:`codings.plotting`: labelled rows of images, a table's
+reconstructions column by column, score histograms, bar charts and the 3-D view of the PCA
+demo."""
 
 from __future__ import annotations
 
@@ -82,6 +83,63 @@ def plot_score_histogram(scores: Mapping[str, Any] | Any, threshold: float | Non
     ax.set(xlabel=xlabel, ylabel="samples")
     if len(arrays) > 1 or threshold is not None:
         ax.legend()
+    return fig
+
+
+def standardised_errors(X: Any, X_hat: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each column of ``X`` and ``X_hat`` in standard deviations from the column's mean in
+    ``X`` (a constant column keeps its raw differences), and each column's root-mean-square
+    reconstruction error in those units."""
+    X = np.asarray(X, dtype=np.float64)
+    X_hat = np.asarray(X_hat, dtype=np.float64)
+    mean, std = X.mean(axis=0), X.std(axis=0)
+    std = np.where(std > 0, std, 1.0)
+    Z, Z_hat = (X - mean) / std, (X_hat - mean) / std
+    return Z, Z_hat, np.sqrt(np.mean((Z_hat - Z) ** 2, axis=0))
+
+
+def plot_table_reconstructions(X: Any, X_hat: Any, names: Sequence[str], *, n_shown: int = 10,
+                               max_columns: int = 30) -> Figure:
+    """A table's rows and their reconstructions, column by column, in comparable units.
+
+    Every column is drawn in standard deviations from its mean (so a column of incomes does
+    not flatten a column of ages), named under it, with its root-mean-square reconstruction
+    error over all the rows of ``X`` as a bar below.
+
+    Parameters
+    ----------
+    X, X_hat : array-like of shape (n_samples, n_columns)
+        Originals and reconstructions, in the data's own units.
+    names : sequence of str
+        The columns' names.
+    n_shown : int, default=10
+        The first rows drawn as points (originals dots, reconstructions crosses).
+    max_columns : int, default=30
+        Wider tables show the columns with the largest errors, in their order.
+    """
+    X, X_hat = as_samples(X, "X"), as_samples(X_hat, "X_hat")
+    if X.shape != X_hat.shape or len(names) != X.shape[1]:
+        raise InvalidInputError(f"Expected X and X_hat of one shape and a name per column; got "
+                                f"{X.shape}, {X_hat.shape} and {len(names)} names.")
+    Z, Z_hat, errors = standardised_errors(X, X_hat)
+    kept = np.sort(np.argsort(-errors, kind="stable")[:max_columns])
+    Z, Z_hat = Z[:n_shown, kept], Z_hat[:n_shown, kept]
+    columns = np.arange(kept.size)
+    fig = new_figure(max(5.0, 0.45 * kept.size + 1.8), 5.2)
+    top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=(3, 2))
+    for i in range(Z.shape[0]):  # a colour per row, the rows side by side in each column
+        x = columns + 0.5 * (i + 0.5) / Z.shape[0] - 0.25
+        top.vlines(x, Z[i], Z_hat[i], color=f"C{i % 10}", linewidth=0.8)
+        top.plot(x, Z[i], "o", color=f"C{i % 10}", markersize=4)
+        top.plot(x, Z_hat[i], "x", color=f"C{i % 10}", markersize=5)
+    top.axhline(0.0, color="0.8", linewidth=0.8, zorder=0)
+    top.set(ylabel="standard deviations\nfrom the mean",
+            title="Originals (dots) and reconstructions (crosses)")
+    bottom.bar(columns, errors[kept], color="C0")
+    bottom.set(ylabel="RMS error\n(standard deviations)")
+    wide = kept.size > 6
+    bottom.set_xticks(columns, [str(names[j]) for j in kept], rotation=45 if wide else 0,
+                      ha="right" if wide else "center", fontsize=9)
     return fig
 
 

@@ -28,7 +28,12 @@ from codings.plotting import (
     plot_loss_curve,
     plot_reconstructions,
 )
-from codings.report.figures import plot_image_rows, plot_score_histogram
+from codings.report.figures import (
+    plot_image_rows,
+    plot_score_histogram,
+    plot_table_reconstructions,
+    standardised_errors,
+)
 from codings.report.page import Page, Section
 
 _SHOWN = 10
@@ -89,7 +94,11 @@ class _RunReport:
         shape = (data.image_shape if data is not None else None) or getattr(
             estimator, "image_shape_", None) or getattr(estimator, "input_shape_", None) \
             or estimator.image_shape
-        self.image_shape = guess_image_shape(estimator.n_features_in_, shape)
+        self.columns = _column_names(model, data)
+        # A table's columns are never guessed to be a square image.
+        self.image_shape = None if shape is None and self.columns is not None \
+            else guess_image_shape(estimator.n_features_in_, shape)
+
 
     def variational(self) -> bool:
         return any(isinstance(c, Variational) for c in self.estimator.constraints_)
@@ -164,25 +173,51 @@ class _RunReport:
         data = self._need_data(section)
         if data is None:
             return
-        n = min(_SHOWN, data.X.shape[0])
-        X_hat = _flat(self.model.reconstruct(data.X[:n]))
-        section.figure(plot_reconstructions(data.X[:n], X_hat, self.image_shape),
-                       "The first training samples (top) and their reconstructions (bottom), "
-                       "in the data's own scale.")
+        if self.image_shape is None:
+            self.table_reconstructions(section, data)
+        else:
+            n = min(_SHOWN, data.X.shape[0])
+            X_hat = _flat(self.model.reconstruct(data.X[:n]))
+            section.figure(plot_reconstructions(data.X[:n], X_hat, self.image_shape),
+                           "The first training samples (top) and their reconstructions "
+                           "(bottom), in the data's own scale.")
         rows = _rows(data.X.shape[0], _MAX_SCORED)
         error = float(np.mean(self.model.reconstruction_error(data.X[rows])))
         section.text(f"Mean reconstruction error ({self.estimator.loss}, scaled data): "
                      f"{error:.4g}.")
 
-    def features(self, section: Section) -> None:
+    def table_reconstructions(self, section: Section, data: RunData) -> None:
+        """A table: every column in comparable units, with its name and its error."""
+        rows = _rows(data.X.shape[0], _MAX_SCORED)
+        X = _flat(data.X[rows]).astype(np.float64)
+        X_hat = _flat(self.model.reconstruct(data.X[rows])).astype(np.float64)
+        names = self.columns or [f"x{j}" for j in range(X.shape[1])]
+        n = min(_SHOWN, len(rows))
+        section.figure(plot_table_reconstructions(X, X_hat, names, n_shown=n),
+                       f"{n} training rows, column by column, in standard deviations from "
+                       "each column's mean (so every column shows, whatever its units): "
+                       "originals (dots) and reconstructions (crosses); below, each column's "
+                       f"root-mean-square error over {len(rows)} rows in the same units.")
+        _, _, errors = standardised_errors(X, X_hat)
+        raw = np.sqrt(np.mean((X_hat - X) ** 2, axis=0))
+        section.details("Reconstruction error per column", [
+            ("column", "RMS error, standard deviations", "RMS error, data units"), *(
+                (name, f"{error:.4g}", f"{value:.4g}")
+                for name, error, value in zip(names, errors, raw, strict=True))])
+
+    def first_linear(self) -> nn.Linear | None:
+        """The first layer, when it is fully connected on images (its weights draw as
+        images); else None, and the features section is left out."""
         first = next((m for m in self.estimator.module_.encoder.modules()
                       if isinstance(m, nn.Linear | nn.Conv2d)), None)
         if not isinstance(first, nn.Linear) or self.image_shape is None \
                 or first.in_features != self.estimator.n_features_in_:
-            section.note("Shown when the first layer is fully connected (nn.Linear) and the "
-                         "inputs are images; this model's first layer is "
-                         f"{type(first).__name__ if first is not None else 'custom'} and its "
-                         f"inputs {'are' if self.image_shape else 'are not'} images.")
+            return None
+        return first
+
+    def features(self, section: Section) -> None:
+        first = self.first_linear()
+        if first is None or self.image_shape is None:
             return
         weights = first.weight.detach().cpu().numpy()
         section.figure(plot_features(weights, self.image_shape, n=min(36, weights.shape[0])),
@@ -201,10 +236,9 @@ class _RunReport:
                        f"The codings of {len(rows)} training samples, {caption}.")
 
     def generated(self, section: Section) -> None:
-        samples = _flat(self.model.sample(_N_GENERATED, random_state=0))
         if self.image_shape is None:
-            section.note("Generated samples are drawn as images only for image data.")
             return
+        samples = _flat(self.model.sample(_N_GENERATED, random_state=0))
         section.figure(plot_images(samples, self.image_shape, n_cols=10),
                        f"{_N_GENERATED} samples decoded from random draws of the prior "
                        "N(0, I): new data, not copies of training samples.")
@@ -212,8 +246,6 @@ class _RunReport:
     def interpolations(self, section: Section) -> None:
         data = self._need_data(section)
         if data is None or self.image_shape is None:
-            if self.image_shape is None:
-                section.note("Interpolations are drawn only for image data.")
             return
         Z = self.model.transform(data.X[:8])
         rows = {f"#{2 * i} to #{2 * i + 1}": _flat(
@@ -251,6 +283,14 @@ class _RunReport:
         return self.data
 
 
+def _column_names(model: Any, data: RunData | None) -> list[str] | None:
+    """A table's column names: the data's, else those the model was fitted with."""
+    names = data.feature_names if data is not None else None
+    if names is None:
+        names = getattr(model, "feature_names_in_", None)
+    return None if names is None else [str(name) for name in names]
+
+
 def _quote(part: str) -> str:
     return part if part and all(c.isalnum() or c in "-_.,:=/+" for c in part) else repr(part)
 
@@ -280,9 +320,11 @@ def build_run_report(estimator: Any, data: RunData | None, params: Mapping[str, 
                 f" on {(params.get('data') or {}).get('source', 'unknown data')}")
     steps: list[tuple[str, Any]] = [
         ("Run", report.run), ("Data", report.data_summary), ("Parameters", report.parameters),
-        ("Training history", report.history), ("Reconstructions", report.reconstructions),
-        ("First-layer features", report.features), ("Codings", report.codings)]
-    if report.variational():
+        ("Training history", report.history), ("Reconstructions", report.reconstructions)]
+    if report.first_linear() is not None:  # sections that do not apply are left out
+        steps.append(("First-layer features", report.features))
+    steps.append(("Codings", report.codings))
+    if report.variational() and report.image_shape is not None:
         steps += [("Generated samples", report.generated),
                   ("Interpolations", report.interpolations)]
     steps.append(("Anomaly scores", report.scores))
