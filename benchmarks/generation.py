@@ -41,6 +41,7 @@ from __future__ import annotations
 import argparse
 import math
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -53,8 +54,11 @@ from codings import Adversarial, AutoEncoder, Denoising, Variational
 
 SEED = 0
 N_SAMPLES = 1000
-NETWORK = dict(n_components=8, hidden_layer_sizes=(256,), activation="elu", loss="bce",
-               learning_rate=1e-3, batch_size=128, random_state=SEED)
+JUDGE_EPOCHS = 10
+N_COMPONENTS = 8
+NETWORK: dict[str, Any] = dict(n_components=N_COMPONENTS, hidden_layer_sizes=(256,),
+                               activation="elu", loss="bce", learning_rate=1e-3,
+                               batch_size=128, random_state=SEED)
 CONSTRAINTS: dict[str, tuple[Any, ...]] = {
     "VAE": (Variational(),),
     "AAE": (Adversarial(prior="normal"),),
@@ -107,6 +111,7 @@ def test_codings(name: str, ae: AutoEncoder, X_train: np.ndarray, X: np.ndarray)
         module = ae.module_.eval()
         with torch.no_grad():
             out = module.encode(torch.from_numpy(X))
+        assert out.mu is not None and out.log_var is not None  # a Variational model's
         generator = torch.Generator().manual_seed(SEED)
         eps = torch.randn(out.mu.shape, generator=generator)
         return (out.mu + torch.exp(0.5 * out.log_var) * eps).numpy()
@@ -141,14 +146,13 @@ def train_classifier(X: np.ndarray, y: np.ndarray, epochs: int) -> nn.Module:
     return net.eval()
 
 
-def judge(net: nn.Module, X: np.ndarray) -> tuple[float, float, np.ndarray]:
-    """Mean top-class probability, entropy (nats) of the predicted-class histogram, and the
-    histogram itself."""
+def judge(net: nn.Module, X: np.ndarray) -> tuple[float, float]:
+    """Mean top-class probability and the entropy (nats) of the predicted-class histogram."""
     with torch.no_grad():
         p = torch.softmax(net(torch.from_numpy(np.asarray(X, np.float32))), dim=1).numpy()
     counts = np.bincount(p.argmax(1), minlength=10)
     share = counts[counts > 0] / counts.sum()
-    return float(p.max(1).mean()), float(-(share * np.log(share)).sum()), counts
+    return float(p.max(1).mean()), float(-(share * np.log(share)).sum())
 
 
 # -- the figures -------------------------------------------------------------------------------
@@ -166,6 +170,52 @@ def write_figures(out: Path, rows: dict[str, np.ndarray], chain: np.ndarray,
 
 
 # -- the run -----------------------------------------------------------------------------------
+@dataclass
+class Row:
+    """One line of the table; ``None`` where a figure does not apply."""
+
+    name: str
+    mmd: float | None = None
+    ks: float | None = None
+    top: float | None = None
+    entropy: float | None = None
+    seconds: float | None = None
+
+    def cells(self) -> list[str]:
+        def show(value: float | None, digits: int) -> str:
+            return "-" if value is None else f"{value:.{digits}f}"
+
+        return [self.name, show(self.mmd, 4), show(self.ks, 4), show(self.top, 3),
+                show(self.entropy, 3), show(self.seconds, 0)]
+
+
+def judged(row: Row, net: nn.Module, X: np.ndarray) -> Row:
+    row.top, row.entropy = judge(net, X)
+    return row
+
+
+def fit_and_measure(name: str, data: tuple[np.ndarray, ...], epochs: int, net: nn.Module,
+                    prior: np.ndarray) -> tuple[Row, AutoEncoder, np.ndarray]:
+    """Fit one model; its row of the table, the model and its samples."""
+    X_train, _, X_test, _ = data
+    started = time.perf_counter()
+    ae = AutoEncoder(**NETWORK, max_iter=epochs, constraints=CONSTRAINTS[name]).fit(X_train)
+    seconds = time.perf_counter() - started
+    Z = test_codings(name, ae, X_train, X_test[:len(prior)])
+    samples = sample(name, ae, X_train)
+    print(f"  {name}: fitted in {seconds:.0f} s", flush=True)
+    return judged(Row(name, mmd2(Z, prior), max_ks(Z), seconds=seconds), net, samples), \
+        ae, samples
+
+
+def print_table(rows: list[Row]) -> None:
+    print("| model | MMD^2 to N(0, I) | max KS | mean top-class probability "
+          "| class-histogram entropy (nats) | fit s |")
+    print("|---|---|---|---|---|---|")
+    for row in rows:
+        print("| " + " | ".join(row.cells()) + " |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("mnist", nargs="?", help="MNIST .npz in the Keras layout")
@@ -175,44 +225,27 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="write the two figures here")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    (X_train, y_train, X_test, y_test), shape = load(args.mnist, args.quick)
+    data, shape = load(args.mnist, args.quick)
+    X_train, y_train, X_test, y_test = data
     epochs = args.epochs or (5 if args.quick else 15)
-    judge_epochs = 10
     print(f"mode: {'QUICK (embedded 8x8 digits)' if args.quick else 'FULL (MNIST)'}; "
           f"{len(X_train)} training rows, {epochs} epochs; torch {torch.__version__}, 1 thread")
-    net = train_classifier(X_train, y_train, judge_epochs)
+    net = train_classifier(X_train, y_train, JUDGE_EPOCHS)
     with torch.no_grad():
         accuracy = float((net(torch.from_numpy(X_test)).argmax(1).numpy() == y_test).mean())
-    real = X_test[np.random.default_rng(SEED).permutation(len(X_test))[:N_SAMPLES]]
-    X_codings = X_test[:N_SAMPLES]
-    prior = np.random.default_rng(SEED + 1).standard_normal((len(X_codings), 8))
-    floor = np.random.default_rng(SEED + 2).standard_normal((len(X_codings), 8))
-    table = [("N(0, I) draws (noise floor)", mmd2(floor, prior), max_ks(floor), None, None,
-              None)]
-    images = {"real test": real}
-    models: dict[str, AutoEncoder] = {}
-    for name, constraints in CONSTRAINTS.items():
-        started = time.perf_counter()
-        ae = AutoEncoder(**NETWORK, max_iter=epochs, constraints=constraints).fit(X_train)
-        seconds = time.perf_counter() - started
-        models[name] = ae
-        Z = test_codings(name, ae, X_train, X_codings)
-        images[name] = sample(name, ae, X_train)
-        top, entropy, _ = judge(net, images[name])
-        table.append((name, mmd2(Z, prior), max_ks(Z), top, entropy, seconds))
-        print(f"  {name}: fitted in {seconds:.0f} s", flush=True)
-    top, entropy, _ = judge(net, real)
-    table.append((f"real test images ({len(real)})", None, None, top, entropy, None))
-    print(f"\njudge: {X_train.shape[1]}-256-10 MLP, {judge_epochs} epochs, test accuracy "
+    n, d = min(N_SAMPLES, len(X_test)), N_COMPONENTS
+    prior = np.random.default_rng(SEED + 1).standard_normal((n, d))
+    floor = np.random.default_rng(SEED + 2).standard_normal((n, d))
+    rows = [Row("N(0, I) draws (noise floor)", mmd2(floor, prior), max_ks(floor))]
+    images = {"real test": X_test[np.random.default_rng(SEED).permutation(len(X_test))[:n]]}
+    models = {}
+    for name in CONSTRAINTS:
+        row, models[name], images[name] = fit_and_measure(name, data, epochs, net, prior)
+        rows.append(row)
+    rows.append(judged(Row(f"real test images ({n})"), net, images["real test"]))
+    print(f"\njudge: {X_train.shape[1]}-256-10 MLP, {JUDGE_EPOCHS} epochs, test accuracy "
           f"{accuracy:.4f}; log 10 = {math.log(10):.3f}\n")
-    print("| model | MMD^2 to N(0, I) | max KS | mean top-class probability "
-          "| class-histogram entropy (nats) | fit s |")
-    print("|---|---|---|---|---|---|")
-    for name, mmd, ks, top_p, ent, sec in table:
-        cells = [f"{v:.4f}" if v is not None else "-" for v in (mmd, ks)]
-        cells += [f"{v:.3f}" if v is not None else "-" for v in (top_p, ent)]
-        cells.append(f"{sec:.0f}" if sec is not None else "-")
-        print(f"| {name} | " + " | ".join(cells) + " |")
+    print_table(rows)
     if args.out is not None:
         chain = models["denoising chain"].sample(8, random_state=SEED, return_chain=True)
         write_figures(args.out, images, chain, shape)
