@@ -117,8 +117,10 @@ example:
 example:
   codings reconstruct runs/digits-20240101-120000/model.safetensors data.csv -o rec.npy
 
-Inputs are scaled as during fit and outputs are returned to the original scale. A .npy
-output keeps the input's per-sample shape (images stay images).
+Inputs are scaled as during fit and outputs are returned to the original scale. A model
+fitted on named columns finds them by name in DATA; a .csv output has a header row of
+their names (--no-header leaves it out). For 8-bit images, a .npy output is uint8 in the
+images' shape, (n, height, width) or (n, 3, height, width); values are clipped to [0, 255].
 """,
     "decode": """\
 example:

@@ -5,6 +5,8 @@ variational model): higher is more typical. A row is flagged when its score is b
 model's threshold, which ``codings fit`` sets from the training rows' scores (the
 ``--contamination`` share of them, 0.1 by default) and stores in the model file; with
 ``--contamination`` given here, the share of DATA with the lowest scores is flagged instead.
+A model fitted on named columns finds them by name in DATA; ``--id COLUMN`` writes that
+column first in each row (``user,score,outlier``); ``--no-header`` leaves the header out.
 
 With ``--window W``, DATA is one long series (one row per time step, one column per
 channel) and the output has one row per time step: the score of
