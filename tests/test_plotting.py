@@ -50,6 +50,29 @@ def test_loss_curve_keeps_a_linear_axis_for_nonpositive_values_and_gaps_nan():
     assert fig.axes[0].get_yscale() == "linear"
 
 
+def test_loss_curve_draws_loss_once_when_it_is_the_reconstruction():
+    history = {"reconstruction": [0.9, 0.5, 0.4], "loss": [0.9, 0.5, 0.4],
+               "val_reconstruction": [1.0, 0.6, 0.5], "val_loss": [1.0, 0.6, 0.5]}
+    (ax,) = plot_loss_curve(history, "mean per feature").axes
+    assert [line.get_label() for line in ax.get_lines()] == ["reconstruction",
+                                                             "val_reconstruction"]
+    assert ax.get_ylabel() == "loss (mean per feature)"
+    assert ax.get_yscale() == "linear"  # 0.4 to 1.0: a log axis would show only minor ticks
+    assert all(float(t).is_integer() for t in ax.get_xticks())  # epochs are whole numbers
+
+
+def test_loss_curve_gives_each_layerwise_phase_its_own_axes():
+    history = {"phase1_reconstruction": [0.3, 0.2], "phase1_loss": [0.3, 0.2],
+               "phase2_reconstruction": [0.9, 0.7], "phase2_loss": [0.9, 0.7],
+               "reconstruction": [0.1, 0.05, 0.04], "sparsity": [0.02, 0.01, 0.01],
+               "loss": [0.12, 0.06, 0.05]}
+    fig = plot_loss_curve(history)
+    assert [ax.get_title() for ax in fig.axes] == ["phase 1", "phase 2", "whole network"]
+    assert [line.get_label() for line in fig.axes[0].get_lines()] == ["reconstruction"]
+    assert {line.get_label() for line in fig.axes[2].get_lines()} == {
+        "reconstruction", "sparsity", "loss"}  # a penalty: the total differs, both drawn
+
+
 def test_loss_curve_without_terms_is_an_error():
     with pytest.raises(InvalidInputError, match="no loss values"):
         plot_loss_curve({"lr": [0.1], "time": [1.0]})

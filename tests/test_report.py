@@ -76,6 +76,17 @@ def test_the_page_has_every_section(vae_page: str) -> None:
     assert "coloured by digit" in vae_page and "fit s" in vae_page
 
 
+def test_the_page_names_the_network_units_and_a_pca_reference(vae_page: str) -> None:
+    text = re.sub(r"<[^>]+>", " ", vae_page)
+    assert "mlp: input 64, layers 16-2" in text and "variational" in text
+    assert "nats per sample" in text  # a VAE's reconstruction is summed per sample
+    found = re.search(r"this autoencoder \(2 codings\)\s+([0-9.e-]+)\s+PCA, 2 components"
+                      r"\s+([0-9.e-]+)", text)
+    assert found, "the reconstruction table beside PCA is missing"
+    ours, pca = (float(v) for v in found.groups())
+    assert 0 < pca and 0 < ours < 1  # MSE per feature of minmax-scaled digits
+
+
 def test_non_variational_and_conv_models_skip_what_they_cannot_show(data: RunData) -> None:
     ae = AutoEncoder(architecture="conv", hidden_layer_sizes=(4,), image_shape=(1, 8, 8),
                      max_iter=1, random_state=0).fit(data.X_scaled)

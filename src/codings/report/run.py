@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sklearn.decomposition import PCA
 from torch import nn
 
 from codings.constraints import Variational
@@ -35,6 +36,7 @@ from codings.report.figures import (
     standardised_errors,
 )
 from codings.report.page import Page, Section
+from codings.training.loop import reconstruction_reduction
 
 _SHOWN = 10
 _MAX_SCATTER = 5000
@@ -99,7 +101,6 @@ class _RunReport:
         self.image_shape = None if shape is None and self.columns is not None \
             else guess_image_shape(estimator.n_features_in_, shape)
 
-
     def variational(self) -> bool:
         return any(isinstance(c, Variational) for c in self.estimator.constraints_)
 
@@ -112,12 +113,37 @@ class _RunReport:
         if resumed:
             section.text("Resumed with: `" + " ".join(_quote(p) for p in resumed) + "`")
         section.table([
+            ("network", self.network()),
+            ("trainable parameters", f"{self.n_parameters():,}"),
             ("status", self.params.get("status", "finished")),
             ("started", self.params.get("started", "unknown")),
             ("codings version", self.params.get("library_version", "unknown")),
             ("epochs run", int(self.estimator.n_iter_)),
             ("stopped by", getattr(self.estimator, "stop_reason_", None) or "unknown"),
         ])
+
+    def network(self) -> str:
+        """The architecture in one line: layer widths, activations, loss, constraints."""
+        est = self.estimator
+        if est.encoder is not None:
+            return f"custom encoder {type(est.encoder).__name__}, {est.n_components} codings"
+        shape = getattr(est, "input_shape_", None) or (est.n_features_in_,)
+        widths = "-".join(str(w) for w in (*est.hidden_layer_sizes, est.n_components))
+        coding = est.coding_activation or est.activation
+        text = (f"{est.architecture}: input {'x'.join(map(str, shape))}, layers {widths} "
+                f"(mirrored by the decoder); {est.activation} units, {coding} codings, "
+                f"{est.output_activation} output, {est.loss} loss")
+        names = ", ".join(c.name for c in est.constraints_)
+        return f"{text}; {names}" if names else text
+
+    def n_parameters(self) -> int:
+        return sum(p.numel() for p in self.estimator.module_.parameters() if p.requires_grad)
+
+    def unit(self) -> str:
+        """What the history's reconstruction term measures (the trainer's reduction)."""
+        if reconstruction_reduction(self.estimator.module_) == "sum":
+            return "nats per sample" if self.estimator.loss == "bce" else "sum per sample"
+        return "mean per feature"
 
     def parameters(self, section: Section) -> None:
         params = self.estimator.get_params(deep=False)
@@ -163,8 +189,11 @@ class _RunReport:
 
     def history(self, section: Section) -> None:
         history = self.estimator.history_
-        section.figure(plot_loss_curve(history), "Every loss term per epoch: the total, the "
-                       "reconstruction and each constraint's penalty (validation dashed).")
+        unit = self.unit()
+        section.figure(plot_loss_curve(history, unit), "Every loss term per epoch: the total, "
+                       "the reconstruction and each constraint's penalty (validation dashed); "
+                       f"the reconstruction is a {self.estimator.loss} {unit}, on the scaled "
+                       "data.")
         rows = [(name, _first(values), _last(values)) for name, values in history.items()
                 if name != "time" and values]
         section.table(rows, header=("term", "first epoch", "last epoch"))
@@ -183,8 +212,24 @@ class _RunReport:
                            "(bottom), in the data's own scale.")
         rows = _rows(data.X.shape[0], _MAX_SCORED)
         error = float(np.mean(self.model.reconstruction_error(data.X[rows])))
-        section.text(f"Mean reconstruction error ({self.estimator.loss}, scaled data): "
-                     f"{error:.4g}.")
+        section.text(f"Mean reconstruction error ({self.estimator.loss}, {self.unit()}, "
+                     f"scaled data): {error:.4g}.")
+        section.table(self.pca_reference(data), header=(
+            "reconstruction of the training data", "mean squared error per feature"))
+
+    def pca_reference(self, data: RunData) -> list[tuple[str, str]]:
+        """The autoencoder beside PCA with as many components, in one unit (MSE per
+        feature on the scaled data): what the nonlinear network gains over a linear map."""
+        X = _flat(data.X_scaled[_rows(data.X.shape[0], _MAX_SCORED)]).astype(np.float64)
+        k = int(self.estimator.n_components)
+        ours = float(np.mean((_flat(self.estimator.reconstruct(
+            data.X_scaled[_rows(data.X.shape[0], _MAX_SCORED)])) - X) ** 2))
+        rows = [(f"this autoencoder ({k} codings)", f"{ours:.4g}")]
+        if k < min(X.shape):
+            pca = PCA(n_components=k).fit(X)
+            reference = float(np.mean((pca.inverse_transform(pca.transform(X)) - X) ** 2))
+            rows.append((f"PCA, {k} components", f"{reference:.4g}"))
+        return rows
 
     def table_reconstructions(self, section: Section, data: RunData) -> None:
         """A table: every column in comparable units, with its name and its error."""
