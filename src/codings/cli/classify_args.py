@@ -69,8 +69,9 @@ def _add_fit_classifier(commands: Any) -> None:
                          help="share of the labelled rows held out to measure the accuracy "
                               "per epoch, in [0, 1) (default: 0.1)")
     command.add_argument("--scale", choices=SCALES, default="auto",
-                         help="input scaling, stored in the model: auto = uint8 to [0, 1], "
-                              "anything else standardised (default: auto)")
+                         help="input scaling, stored in the model: auto = integer pixels "
+                              "divided by their maximum, data in [0, 1] kept, anything else "
+                              "min-max scaled to [0, 1] (default: auto)")
     command.add_argument("--epochs", "--max-iter", dest="max_iter", type=parse_positive_int,
                          metavar="N", help="epochs (default: about 10,000 steps, 10-200)")
     command.add_argument("--hidden-layer-sizes", type=parse_sizes, metavar="SIZES",
