@@ -108,3 +108,26 @@ def test_an_auxiliary_network_stays_the_same_on_every_rank(tmp_path):
     assert (tmp_path / "rank1.npy").exists(), result.stderr[-3000:]
     np.testing.assert_array_equal(np.load(tmp_path / "rank0.npy"),
                                   np.load(tmp_path / "rank1.npy"))
+
+
+def test_the_readme_torchrun_example_script_trains_and_saves_once(tmp_path):
+    """examples/train.py, the script the README's torchrun lines run, on 2 processes."""
+    from pathlib import Path
+
+    import codings
+
+    script = Path(__file__).resolve().parents[1] / "examples" / "train.py"
+    model_path = tmp_path / "model.safetensors"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+               "--nproc_per_node=2", str(script), "--data", "digits", "--max-iter", "1",
+               "--hidden-layer-sizes", "16", "-o", str(model_path)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env,
+                            check=False)
+    assert model_path.exists(), result.stderr[-3000:]
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.count("Saved ") == 1  # rank 0 only
+    from codings.datasets import load_digits
+
+    X = load_digits().data[:5]
+    assert codings.load(model_path).transform(X).shape == (5, 8)
