@@ -65,8 +65,8 @@ def test_fit_classifier_writes_model_history_and_report(run: Path) -> None:
     assert len((folder / "history.csv").read_text().splitlines()) == 3  # 2 epochs
     report = (folder / "report.html").read_text()
     assert "Accuracy" in report and "data:image/png;base64," in report
-    model = load(folder / "model.safetensors")  # the scaling, then the classifier
-    assert isinstance(model[-1], EncoderClassifier)
+    model = load(folder / "model.safetensors")  # the scaling to [0, 1], then the classifier
+    assert type(model[0]).__name__ == "MinMaxScaler" and isinstance(model[-1], EncoderClassifier)
     assert model[-1].network_.sizes == (64, 16, 10)
     assert model[-1].history_["loss"] and model[-1].n_iter_ == 2
 
