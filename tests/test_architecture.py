@@ -6,8 +6,8 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "codings"
-LAYERS = ["exceptions", "_install", "_params", "_threads", "_fileio", "nn", "constraints", "training",
-          "datasets", "estimators", "diagnostics", "plotting", "report", "tour", "cli"]
+LAYERS = ["exceptions", "_install", "_params", "_threads", "_fileio", "nn", "constraints",
+          "training", "datasets", "estimators", "diagnostics", "plotting", "report", "tour", "cli"]
 # datasets sits beside the estimators: it may use the errors, not the torch model code.
 ALLOWED = {layer: set(LAYERS[:i + 1]) for i, layer in enumerate(LAYERS)}
 ALLOWED["datasets"] = {"exceptions", "_install", "_params", "_fileio", "datasets"}
