@@ -264,6 +264,7 @@ def run_ucr(source: Path, names: tuple[str, ...], seeds: list[int], epochs: int)
             aucs = [roc_auc_score(y_test != c, scorer(X_train[y_train == c], X_test, seed))
                     for c in np.unique(y_train) for seed in seeds]
             table.setdefault(method, {})[name] = float(np.mean(aucs))
+            print(f"    {method}: ROC-AUC {table[method][name]:.3f}", flush=True)
     print(f"\n(b) UCR one-class: ROC-AUC, mean over the classes (each normal in turn) and "
           f"seeds {seeds}\n")
     print("| method | " + " | ".join(names) + " |")
