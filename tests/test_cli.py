@@ -218,7 +218,8 @@ def test_scale_choices_match_the_library() -> None:
 
 
 @pytest.mark.parametrize("command", ["fit", "encode", "reconstruct", "decode", "generate",
-                                     "score", "report", "export", "tour"])
+                                     "score", "report", "export", "tour",
+                                     "fit-classifier", "predict"])
 def test_each_command_help_shows_an_example(command: str,
                                             capsys: pytest.CaptureFixture[str]) -> None:
     assert main([command, "--help"]) == 0
