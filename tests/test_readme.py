@@ -30,3 +30,14 @@ def test_setup_commands_pin_torch_before_the_project():
 def test_python_blocks_run(index, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     exec(compile(_blocks("python")[index], f"README block {index}", "exec"), {})
+
+
+def test_the_tour_times_agree_everywhere() -> None:
+    """--help, the README and docs/cli.md state the tour's times from one place."""
+    from codings.cli.subcommands import TOUR_FULL_TIME, TOUR_QUICK_TIME
+
+    readme = (ROOT / "README.md").read_text()
+    cli_doc = (ROOT / "docs" / "cli.md").read_text()
+    assert f"in {TOUR_FULL_TIME} on 2 idle cores\n(`--quick`: {TOUR_QUICK_TIME};" in readme
+    assert f"# {TOUR_QUICK_TIME} on 2 idle cores" in cli_doc
+    assert f"the full story: {TOUR_FULL_TIME} on 2 idle cores" in cli_doc

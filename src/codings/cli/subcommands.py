@@ -11,6 +11,12 @@ from typing import Any
 from codings._params import parse_positive_int
 from codings.cli.parser import DATA_HELP, DATASETS, add_output_flags
 
+# How long the tour takes, said once: --help reads these and a test holds the README and
+# docs/cli.md to them. Measured with `time codings tour [--quick]` on one thread: 63 and 207
+# CPU seconds, so on an idle 2-core machine about the same in wall time.
+TOUR_QUICK_TIME = "about a minute"
+TOUR_FULL_TIME = "about 4 minutes"
+
 EXAMPLES = {
     "generate": """\
 example:
@@ -38,10 +44,10 @@ example:
   codings export runs/digits-20240101-120000/model.safetensors --format onnx -o onnx/
       writes the encoder and the decoder as ONNX files in onnx/
 """,
-    "tour": """\
+    "tour": f"""\
 examples:
-  codings tour --quick              under a minute on 2 cores; writes tour/tour.html
-  codings tour -o docs/tour         the full story, a few minutes
+  codings tour --quick              {TOUR_QUICK_TIME} on 2 idle cores; writes tour/tour.html
+  codings tour -o docs/tour         the full story, {TOUR_FULL_TIME}
   codings tour --data mnist.npz     the digits steps on your own images (e.g. MNIST)
 """,
 }
@@ -125,7 +131,8 @@ def _add_tour(commands: Any) -> None:
                       "the 3-D demo) and write one HTML page with an explanation and a figure "
                       "per step.")
     command.add_argument("--quick", action="store_true",
-                         help="fewer epochs and samples: under a minute on 2 cores")
+                         help=f"fewer epochs and samples: {TOUR_QUICK_TIME} on 2 idle cores "
+                              f"(the full tour: {TOUR_FULL_TIME})")
     command.add_argument("--data", metavar="PATH",
                          help="use these images instead of the embedded digits: a "
                               + DATA_HELP + f" (not {', '.join(DATASETS)})")
