@@ -106,6 +106,11 @@ class LadderObjective:
                             torch.zeros((), device=x.device))
             terms["denoising"] = denoising
             loss = loss + denoising
+        elif module.training:
+            # Without the denoising cost no clean pass runs, yet the clean encoder predicts
+            # with the running statistics that pass keeps: run it (no noise, no gradient).
+            with torch.no_grad():
+                module.encode(x, noisy=False)
         terms["loss"] = loss
         return terms
 
