@@ -274,3 +274,9 @@ def test_nan_in_a_data_file_is_located_before_scaling(tmp_path, monkeypatch, cap
     assert main(["fit", "--data", "nan.npy", "-q"]) == 2
     err = capsys.readouterr().err
     assert "NaN at row 3, column 4" in err and err.count("\n") == 1
+
+
+def test_a_mistyped_command_gets_a_did_you_mean(capsys):
+    assert main(["encod", "model", "x.npy"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Did you mean 'encode'? See 'codings --help'." in err

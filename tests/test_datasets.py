@@ -53,7 +53,8 @@ def test_uint8_images_are_flattened_and_scaled(tmp_path):
 
 @pytest.mark.parametrize(("name", "content", "match"), [
     ("missing.npy", None, r"Data file not found"),
-    ("text.csv", "a,b\n1,x\n", r"line 2, column 2 \('b'\): 'x' is not a number"),
+    ("text.csv", "a,b\n1,x\n", r"line 2, column 2 \('b'\): 'x' is not a number; the "
+     r"autoencoder needs numeric columns: leave this one out \('--drop b', or '--id b'"),
     ("gap.csv", "1,2\n3,\n", r"line 2, column 2: missing value"),
     ("ragged.csv", "1,2\n3\n", r"line 2: expected 2 values, got 1"),
     ("empty.csv", "", r"is empty"),

@@ -95,6 +95,13 @@ def test_non_variational_and_conv_models_skip_what_they_cannot_show(data: RunDat
     assert "<h2>First-layer features</h2>" not in page  # a section that does not apply
 
 
+def test_only_changed_parameters_are_listed_as_changed(data: RunData) -> None:
+    ae = AutoEncoder(hidden_layer_sizes=(8,), max_iter=1, random_state=0).fit(data.X_scaled)
+    page = build_run_report(ae, None, {}).render()
+    changed = page.split("Parameters that differ from the defaults", 1)[1].split("</table>")[0]
+    assert "<td>hidden_layer_sizes</td>" in changed and "<td>constraints</td>" not in changed
+
+
 def test_a_report_without_data_keeps_what_does_not_need_it(data: RunData) -> None:
     ae = AutoEncoder(hidden_layer_sizes=(8,), max_iter=2, random_state=0).fit(data.X_scaled)
     page = build_run_report(ae, None, {"data_problem": "Data file not found: x.npy"}).render()

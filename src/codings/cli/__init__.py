@@ -70,8 +70,10 @@ def _suggest_flag(parser: Any, argv: list[str]) -> str:
 
     subparsers = next((a for a in parser._actions if hasattr(a, "choices")
                        and isinstance(a.choices, dict)), None)
-    if subparsers is None or not argv or argv[0] not in subparsers.choices:
+    if subparsers is None or not argv:
         return ""
+    if argv[0] not in subparsers.choices:  # a mistyped command: "codings encod"
+        return "" if argv[0].startswith("-") else did_you_mean(argv[0], subparsers.choices)
     known = [flag.removeprefix("--") for action in subparsers.choices[argv[0]]._actions
              for flag in action.option_strings if flag.startswith("--")]
     for token in argv[1:]:

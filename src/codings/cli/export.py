@@ -45,7 +45,7 @@ def export(args: argparse.Namespace) -> int:
     try:
         written = export_onnx(model, directory)
     except ImportError as exc:  # onnx or onnxscript missing
-        raise InvalidInputError(f"ONNX export needs more packages: {exc}") from None
+        raise InvalidInputError(str(exc)) from None  # names the packages and the install
     files = [str(p) for p in (written.values() if isinstance(written, Mapping) else written)] \
         if isinstance(written, Mapping | Iterable) and not isinstance(written, str | Path) else []
     print(f"Exported {args.model} as ONNX to {directory}"

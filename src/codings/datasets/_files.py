@@ -187,8 +187,11 @@ def _cell_value(p: Path, line: int, j: int, cell: str, header: list[str] | None)
     try:
         value = float(text)
     except ValueError:
+        hint = f" ('--drop {header[j]}', or '--id {header[j]}' to keep it beside the " \
+            "outputs)" if header else ""
         raise InvalidInputError(f"{p}, line {line}, {column}: {text!r} is not a number; the "
-                                "autoencoder needs numeric columns.") from None
+                                f"autoencoder needs numeric columns: leave this one out{hint}."
+                                ) from None
     if not np.isfinite(value):
         raise InvalidInputError(f"{p}, line {line}, {column}: {text!r} is not a finite "
                                 "number.")
@@ -305,7 +308,8 @@ def _numeric_column(path: Path, name: str, column: Any) -> np.ndarray:
     if not (pat.is_integer(column.type) or pat.is_floating(column.type)
             or pat.is_boolean(column.type)):
         raise InvalidInputError(f"{path}, column {name!r} holds {column.type} values; the "
-                                "autoencoder needs numeric columns (drop or encode it).")
+                                "autoencoder needs numeric columns: leave it out ('--drop "
+                                f"{name}', or '--id {name}' to keep it beside the outputs).")
     if column.null_count:
         raise InvalidInputError(f"{path}, column {name!r} has {column.null_count} missing "
                                 "values. Fill or drop incomplete rows before training.")

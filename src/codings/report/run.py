@@ -155,7 +155,8 @@ class _RunReport:
             if params[name] is not None:
                 params[name] = type(params[name]).__name__
         changed = [(name, _show(value)) for name, value in params.items()
-                   if name == "constraints" or _show(value) != _show(defaults.get(name))]
+                   if (name == "constraints" and value != "none")
+                   or (name != "constraints" and _show(value) != _show(defaults.get(name)))]
         section.text("Parameters that differ from the defaults of "
                      f"`{type(self.estimator).__name__}`:")
         section.table(changed, header=("parameter", "value"))
