@@ -152,3 +152,17 @@ def test_a_pickle_is_refused_and_never_executed(tmp_path):
     with pytest.raises(ModelFileError, match="not a safetensors file"):
         load(path)
     assert not marker.exists()
+
+
+def test_loading_does_not_import_the_compiler(saved):
+    """load checks the architecture on the meta device; drawing initial weights there went
+    through torch's Python references and imported torch._dynamo: seconds per command."""
+    import subprocess
+    import sys
+
+    code = ("import sys, codings; codings.load(sys.argv[1]); "
+            "print('torch._dynamo' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code, str(saved)], capture_output=True,
+                            text=True, timeout=600, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "False"

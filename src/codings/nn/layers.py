@@ -36,6 +36,11 @@ def resolve_init(init: str, activation: str) -> str:
 def init_linear(layer: nn.Linear | nn.modules.conv._ConvNd, scheme: str,
                 generator: torch.Generator | None = None) -> None:
     """Initialise weights with He normal or Glorot uniform, biases with zeros."""
+    if layer.weight.is_meta:
+        # A shapes-only build (load checks a file's architecture this way): there are no
+        # values to draw, and drawing on meta tensors with a generator would import torch's
+        # compiler (seconds) for nothing.
+        return
     with torch.no_grad():
         if scheme == "he":
             nn.init.kaiming_normal_(layer.weight, nonlinearity="relu", generator=generator)
