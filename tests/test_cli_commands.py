@@ -157,6 +157,21 @@ def test_generate_writes_samples_and_a_grid(workdir: Path, models: dict[str, Pat
     np.testing.assert_array_equal(np.load("t.npy"), samples)
 
 
+@pytest.mark.parametrize("constraint", ["adversarial", "denoising"])
+def test_generate_from_adversarial_and_denoising_model_files(workdir: Path,
+                                                             constraint: str) -> None:
+    """The prior of an adversarial model, the GSN chain of a denoising one: from the file."""
+    assert main(["fit", "--name", constraint, "--constraint", constraint, "--scale", "minmax",
+                 "--loss", "bce", *FAST]) == 0
+    model = f"runs/{constraint}"  # a run folder stands for its model file
+    assert main(["generate", model, "-n", "5", "-o", "s.npy", "--random-state", "2"]) == 0
+    samples = np.load("s.npy")
+    assert samples.shape[0] == 5 and np.isfinite(samples).all()
+    assert 0 <= samples.min() and samples.max() <= 16  # the digits' own scale
+    np.testing.assert_array_equal(
+        samples.reshape(5, -1), load(model).sample(5, random_state=2).reshape(5, -1))
+
+
 def test_generate_needs_a_variational_model(workdir: Path, models: dict[str, Path],
                                             capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["generate", str(models["plain"] / "model.safetensors"), "-o", "s.npy"])
