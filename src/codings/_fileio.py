@@ -26,7 +26,7 @@ import math
 import os
 import secrets
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -241,6 +241,22 @@ def run_validator(path: Path, validate: Callable[[dict[str, Any]], None],
     except _WRAPPED as exc:
         raise ModelFileError(f"{path} has an invalid {what} header: "
                              f"{first_line(exc)}") from exc
+
+
+def check_fields(header: dict[str, Any], fields: Sequence[str],
+                 problem: Callable[[str, Any], str | None]) -> None:
+    """Raise ValueError unless ``header`` has exactly ``fields``, each passing ``problem``
+    (which returns what is wrong with a field's value, or None): the schema walk shared by
+    every header kind."""
+    missing = [name for name in fields if name not in header]
+    unknown = sorted(set(header) - set(fields))
+    if missing or unknown:
+        raise ValueError(f"missing field(s) {missing}" if missing
+                         else f"unknown field(s) {unknown}")
+    for name in fields:
+        found = problem(name, header[name])
+        if found:
+            raise ValueError(f"{name!r} {found}")
 
 
 def first_line(exc: BaseException) -> str:

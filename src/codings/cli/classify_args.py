@@ -9,7 +9,7 @@ import argparse
 from typing import Any
 
 from codings._params import parse_positive_int, parse_sizes
-from codings.cli.parser import DATA_HELP, SCALES
+from codings.cli.parser import DATA_HELP, SCALES, add_command
 
 FIT_CLASSIFIER_EXAMPLES = """\
 examples:
@@ -46,11 +46,10 @@ def _fraction(text: str) -> float:
 
 
 def _add_fit_classifier(commands: Any) -> None:
-    command = commands.add_parser(
-        "fit-classifier", help="train a classifier from few labels and many unlabelled rows",
-        description="Train a ladder network on DATA, whose rows labelled -1 are unlabelled, "
-                    "and write the model and an HTML report in a new run folder.",
-        epilog=FIT_CLASSIFIER_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    command = add_command(
+        commands, "fit-classifier", "train a classifier from few labels and many unlabelled rows",
+        "Train a ladder network on DATA, whose rows labelled -1 are unlabelled, and write the "
+        "model and an HTML report in a new run folder.", FIT_CLASSIFIER_EXAMPLES)
     command.add_argument("--data", required=True, metavar="{digits,PATH}",
                          help="the embedded digits, or a " + DATA_HELP)
     command.add_argument("--key", help="array name inside a .npz file")
@@ -85,11 +84,10 @@ def _add_fit_classifier(commands: Any) -> None:
 
 
 def _add_predict(commands: Any) -> None:
-    command = commands.add_parser(
-        "predict", help="predict classes with a classifier",
-        description="Write the predicted class and the class probabilities of each row of "
-                    "DATA, with a model written by codings fit-classifier.",
-        epilog=PREDICT_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    command = add_command(
+        commands, "predict", "predict classes with a classifier",
+        "Write the predicted class and the class probabilities of each row of DATA, with a "
+        "model written by codings fit-classifier.", PREDICT_EXAMPLES)
     command.add_argument("model", metavar="MODEL",
                          help="a model file written by codings fit-classifier")
     command.add_argument("data", metavar="DATA", help="a " + DATA_HELP)

@@ -129,12 +129,18 @@ example:
 }
 
 
+def add_command(commands: Any, name: str, help_text: str, description: str,
+                epilog: str) -> Any:
+    """A subcommand whose examples (``epilog``) keep their line breaks."""
+    return commands.add_parser(name, help=help_text, description=description, epilog=epilog,
+                               formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
 def _add_fit(commands: Any) -> None:
-    fit = commands.add_parser(
-        "fit", help="train an autoencoder and write a run folder", epilog=FIT_EXAMPLES,
-        description="Train an AutoEncoder on an embedded data set or a file, then save the\n"
-                    "model, its history, figures and an HTML report in a new run folder.",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+    fit = add_command(
+        commands, "fit", "train an autoencoder and write a run folder",
+        "Train an AutoEncoder on an embedded data set or a file, then save the\n"
+        "model, its history, figures and an HTML report in a new run folder.", FIT_EXAMPLES)
     # Defaults of these options are applied after --config is read (see cli/config.py), so
     # that a value in the file is not mistaken for one given on the command line.
     fit.add_argument("--data", metavar="{digits,demo-3d,faces,PATH}",
@@ -180,9 +186,8 @@ def _add_fit(commands: Any) -> None:
 
 
 def _add_apply(commands: Any, name: str, help_text: str, data: str, data_help: str) -> None:
-    command = commands.add_parser(name, help=help_text, description=help_text[0].upper()
-                                  + help_text[1:] + ".", epilog=APPLY_EXAMPLES[name],
-                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    command = add_command(commands, name, help_text, help_text[0].upper() + help_text[1:] + ".",
+                          APPLY_EXAMPLES[name])
     command.add_argument("model", metavar="MODEL", help="a model file written by codings fit")
     command.add_argument("data", metavar=data, help=data_help)
     command.add_argument("-o", "--output", required=True, metavar="OUT",

@@ -9,7 +9,7 @@ import argparse
 from typing import Any
 
 from codings._params import parse_positive_int
-from codings.cli.parser import DATA_HELP, DATASETS, add_output_flags
+from codings.cli.parser import DATA_HELP, DATASETS, add_command, add_output_flags
 
 # How long the tour takes, said once: --help reads these and a test holds the README and
 # docs/cli.md to them. Measured with `time codings tour [--quick]` on one thread: 63 and 207
@@ -54,9 +54,7 @@ examples:
 
 
 def _parser(commands: Any, name: str, help_text: str, description: str) -> Any:
-    return commands.add_parser(name, help=help_text, description=description,
-                               epilog=EXAMPLES[name],
-                               formatter_class=argparse.RawDescriptionHelpFormatter)
+    return add_command(commands, name, help_text, description, EXAMPLES[name])
 
 
 def _positive_int(text: str) -> int:

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from codings._fileio import write_container
+from codings._fileio import check_fields, write_container
 from codings._version import __version__
 from codings.estimators import _scalers
 from codings.exceptions import InvalidInputError
@@ -165,15 +165,7 @@ def check_classifier_header(header: dict[str, Any], tensors: dict[str, torch.Ten
     """Raise ValueError naming the first field of a classifier header that cannot be used."""
     from codings.estimators.classifier import EncoderClassifier
 
-    missing = [name for name in _FIELDS if name not in header]
-    unknown = sorted(set(header) - set(_FIELDS))
-    if missing or unknown:
-        raise ValueError(f"missing field(s) {missing}" if missing
-                         else f"unknown field(s) {unknown}")
-    for name in _FIELDS:
-        problem = _problem(name, header[name], header)
-        if problem:
-            raise ValueError(f"{name!r} {problem}")
+    check_fields(header, _FIELDS, lambda name, value: _problem(name, value, header))
     if header["sizes"][-1] != len(header["classes"]):
         raise ValueError("'sizes' must end with the number of classes")
     known = set(EncoderClassifier._get_param_names()) - {"autoencoder"}

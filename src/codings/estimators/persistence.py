@@ -43,6 +43,7 @@ from codings._fileio import (
     DIGEST_FIELD,
     atomic_write_bytes,
     check_digest,
+    check_fields,
     parse_container,
     run_validator,
     tensor_digest,
@@ -362,15 +363,8 @@ def _is_history(value: Any) -> bool:
 
 def check_header(header: dict[str, Any], tensors: dict[str, torch.Tensor]) -> None:
     """Raise ValueError naming the first field of a model header that cannot be used."""
-    missing = [name for name in _FIELDS if name not in header]
-    unknown = sorted(set(header) - set(_FIELDS))
-    if missing or unknown:
-        raise ValueError(f"missing field(s) {missing}" if missing
-                         else f"unknown field(s) {unknown}")
-    for name in _FIELDS:
-        problem = _problem(name, header[name], header["n_features_in"])
-        if problem:
-            raise ValueError(f"{name!r} {problem}")
+    check_fields(header, _FIELDS, lambda name, value: _problem(
+        name, value, header.get("n_features_in")))
     _check_params(header["params"], _module_size(tensors), header["n_features_in"])
     for index, entry in enumerate(header["preprocessing"] or []):
         _scalers.check_scaler_entry(entry, index, header["n_features_in"], tensors)
