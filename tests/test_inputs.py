@@ -47,14 +47,7 @@ def test_data_out_of_the_output_activations_reach_is_warned():
                     random_state=0).fit(load_digits().data[:200] / 16)
 
 
-def test_float64_inference_is_invariant_and_reuses_one_twin(fitted):
-    """float64 rows run on a cached float64 twin: results do not depend on batch size, order
-    or subset, and the twin is rebuilt only when the weights change."""
-    import torch
-
-    from codings.estimators._inference import float64_twin
-
-    ae, X = fitted
+def _assert_invariant(ae: AutoEncoder, X: np.ndarray) -> np.ndarray:
     full = ae.transform(X)
     assert full.dtype == np.float64
     for size in (1, 7, 255, 256, 257):
@@ -62,10 +55,64 @@ def test_float64_inference_is_invariant_and_reuses_one_twin(fitted):
         np.testing.assert_allclose(parts, full, rtol=1e-12, atol=1e-14)
     order = np.random.default_rng(0).permutation(len(X))
     np.testing.assert_allclose(ae.transform(X[order]), full[order], rtol=1e-12, atol=1e-14)
-    twin = float64_twin(ae.module_)
+    return full
+
+
+@pytest.mark.parametrize("widths", [((64, 32), 16), ((8,), 3), ((7, 5), 3)])
+def test_float64_inference_is_invariant_on_either_path(widths):
+    """float64 rows give the same result whatever the batch size, order or subset: in
+    float32 arithmetic where the probe finds this CPU's kernels treat every row alike (then
+    equal to the float32 network on the rounded input), on the float64 twin otherwise (then
+    exact to float64 rounding). Which path a shape takes depends on the CPU; both are
+    checked against their own reference."""
+    import torch
+
+    from codings.estimators._inference import float64_twin, rows_independent
+
+    hidden, k = widths
+    X = StandardScaler().fit_transform(load_digits().data[:600])
+    ae = AutoEncoder(n_components=k, hidden_layer_sizes=hidden, max_iter=2,
+                     random_state=0).fit(X)
+    full = _assert_invariant(ae, X)
+    if rows_independent(ae.module_, lambda m, x: m.encode(x).z, (X.shape[1],)):
+        float32 = ae.transform(X.astype(np.float32))
+        np.testing.assert_array_equal(full, float32.astype(np.float64))
+    else:
+        with torch.inference_mode():
+            exact = float64_twin(ae.module_).encode(torch.from_numpy(X)).z.numpy()
+        np.testing.assert_allclose(full, exact, rtol=1e-12, atol=1e-14)
+
+
+def test_float64_inference_falls_back_to_one_cached_twin(fitted, monkeypatch):
+    """Where the probe finds rows treated differently, float64 rows run on a float64 twin:
+    exact, made once and rebuilt only when the weights change."""
+    import torch
+
+    from codings.estimators import _inference
+
+    ae, X = fitted
+    monkeypatch.setattr(_inference, "rows_independent", lambda *args: False)
+    full = _assert_invariant(ae, X)
+    twin = _inference.float64_twin(ae.module_)
+    with torch.inference_mode():
+        exact = twin.encode(torch.from_numpy(X)).z.numpy()
+    np.testing.assert_allclose(full, exact, rtol=1e-12, atol=1e-14)
     ae.transform(X)
-    assert float64_twin(ae.module_) is twin  # cached, not a copy per call
+    assert _inference.float64_twin(ae.module_) is twin  # cached, not a copy per call
     with torch.no_grad():
         next(ae.module_.parameters()).add_(1.0)  # your own in-place update
-    assert float64_twin(ae.module_) is not twin
+    assert _inference.float64_twin(ae.module_) is not twin
     assert not np.allclose(ae.transform(X), full)
+
+
+def test_the_probe_sees_a_kernel_that_treats_rows_differently(fitted):
+    """The converse, so the fast path can be refused: a function whose result depends on a
+    row's position (or on the other rows) fails the probe; a row-wise one passes it."""
+    from codings.estimators._inference import rows_independent
+
+    ae, X = fitted
+    module = ae.module_
+    assert rows_independent(module, lambda m, x: m.encode(x).z * 2.0, (X.shape[1],))
+    assert not rows_independent(module, lambda m, x: m.encode(x).z.cumsum(0), (X.shape[1],))
+    assert not rows_independent(module, lambda m, x: m.encode(x).z - m.encode(x).z.mean(0),
+                                (X.shape[1],))

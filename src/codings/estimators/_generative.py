@@ -85,7 +85,8 @@ class GenerativeMixin:
     if TYPE_CHECKING:  # provided by AutoEncoder
         def inverse_transform(self, X: Any) -> np.ndarray: ...
         def _check_X(self, X: Any, *, reset: bool) -> np.ndarray: ...
-        def _map_batches(self, X: np.ndarray, function: Any) -> np.ndarray: ...
+        def _map_batches(self, X: np.ndarray, function: Any, *,
+                         draws_random: bool = False) -> np.ndarray: ...
         def _decode_output(self, x_hat: torch.Tensor) -> torch.Tensor: ...
         def _as_input_shape(self, X_flat: np.ndarray) -> np.ndarray: ...
 
@@ -205,7 +206,7 @@ class GenerativeMixin:
                 means.append(mean)
             return torch.stack(means, dim=1) if return_chain else means[-1]
 
-        result = self._map_batches(start, chain)
+        result = self._map_batches(start, chain, draws_random=True)
         if not return_chain:
             return self._as_input_shape(result)
         steps = [self._as_input_shape(result[:, t]) for t in range(n_steps + 1)]
@@ -301,4 +302,4 @@ class GenerativeMixin:
                 terms.append(log_px_z + log_pz - log_qz)
             return torch.logsumexp(torch.stack(terms), dim=0) - math.log(n_samples)
 
-        return self._map_batches(X, estimate)
+        return self._map_batches(X, estimate, draws_random=True)

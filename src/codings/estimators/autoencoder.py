@@ -289,11 +289,11 @@ class AutoEncoder(GenerativeMixin, InputsMixin, ClassNamePrefixFeaturesOutMixin,
         self.stop_reason_ = result.stop_reason
 
     # -- inference -------------------------------------------------------------------------
-    def _map_batches(self, X: np.ndarray, function: Any,
-                     out: np.ndarray | None = None) -> np.ndarray:
+    def _map_batches(self, X: np.ndarray, function: Any, out: np.ndarray | None = None, *,
+                     draws_random: bool = False) -> np.ndarray:
         """``function(module, x)`` over batches of ``X`` (see :mod:`._inference`)."""
         with limit_threads(getattr(self, "n_jobs", None)):
-            return map_batches(self.module_, X, function, out)
+            return map_batches(self.module_, X, function, out, draws_random=draws_random)
 
     def _decode_output(self, x_hat: torch.Tensor) -> torch.Tensor:  # BCE decodes logits
         return torch.sigmoid(x_hat) if self.loss == "bce" else x_hat
