@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -266,24 +267,6 @@ def test_export_without_the_exporter_exits_2(workdir: Path, models: dict[str, Pa
 
 
 # -- resume ----------------------------------------------------------------------------------
-class _InterruptAt:
-    """A progress callback that presses Ctrl-C at the end of an epoch."""
-
-    def __init__(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __call__(self) -> _InterruptAt:
-        return self
-
-    def on_train_begin(self, max_iter: int) -> None:
-        pass
-
-    def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
-        if epoch == self.epoch:
-            raise KeyboardInterrupt
-
-    def on_train_end(self, logs: dict[str, object]) -> None:
-        pass
 
 
 def weights(path: str) -> dict[str, np.ndarray]:
@@ -292,11 +275,12 @@ def weights(path: str) -> dict[str, np.ndarray]:
 
 def test_interrupted_fit_resumes_to_the_same_weights(workdir: Path,
                                                      monkeypatch: pytest.MonkeyPatch,
-                                                     capsys: pytest.CaptureFixture[str]) -> None:
+                                                     capsys: pytest.CaptureFixture[str],
+                                                     interrupt_at: Any) -> None:
     args = ["--max-iter", "4", "--hidden-layer-sizes", "16", "--random-state", "0"]
     assert main(["fit", "--name", "whole", *args, "-q"]) == 0
     with monkeypatch.context() as patch:
-        patch.setattr("codings.cli.fit.ProgressBar", _InterruptAt(epoch=1))
+        patch.setattr("codings.cli.fit.ProgressBar", interrupt_at(epoch=1))
         assert main(["fit", "--name", "cut", *args]) == 130
     err = capsys.readouterr().err.strip()
     assert err == ("codings: interrupted; the checkpoint of epoch 1 is in runs/cut/checkpoints. "
@@ -318,8 +302,8 @@ def test_interrupted_fit_resumes_to_the_same_weights(workdir: Path,
 
 def test_interrupt_before_the_first_checkpoint_keeps_nothing(
         workdir: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setattr("codings.cli.fit.ProgressBar", _InterruptAt(epoch=0))
+        capsys: pytest.CaptureFixture[str], interrupt_at: Any) -> None:
+    monkeypatch.setattr("codings.cli.fit.ProgressBar", interrupt_at(epoch=0))
     assert main(["fit", "--name", "cut", "--max-iter", "3", "--hidden-layer-sizes", "8"]) == 130
     assert "nothing to resume from" in capsys.readouterr().err
     assert list(Path("runs").iterdir()) == []

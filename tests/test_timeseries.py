@@ -9,6 +9,7 @@ shift, a flat line) are injected into another stretch of the same signal.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -226,28 +227,10 @@ def test_cli_fit_window_stores_the_training_series_threshold(
     assert table[:, 1].mean() == pytest.approx(0.1, abs=2 / 300)
 
 
-class _InterruptAt:
-    """A progress callback that presses Ctrl-C at the end of an epoch."""
-
-    def __init__(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __call__(self) -> _InterruptAt:
-        return self
-
-    def on_train_begin(self, max_iter: int) -> None:
-        pass
-
-    def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
-        if epoch == self.epoch:
-            raise KeyboardInterrupt
-
-    def on_train_end(self, logs: dict[str, object]) -> None:
-        pass
 
 
 def test_cli_fit_window_resumes_on_the_same_windows(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, interrupt_at: Any) -> None:
     """An interrupted ``fit --window`` resumes on the windows, not on the file's rows, and
     ends with the same weights, window and threshold as an uninterrupted run."""
     monkeypatch.chdir(tmp_path)
@@ -257,7 +240,7 @@ def test_cli_fit_window_resumes_on_the_same_windows(
             "--random-state", "0"]
     assert main([*args, "--name", "whole", "-q"]) == 0
     with monkeypatch.context() as patch:
-        patch.setattr("codings.cli.fit.ProgressBar", _InterruptAt(epoch=1))
+        patch.setattr("codings.cli.fit.ProgressBar", interrupt_at(epoch=1))
         assert main([*args, "--name", "cut"]) == 130
     assert main(["fit", "--resume", "runs/cut", "-q"]) == 0
     whole, cut = load("runs/whole/model.safetensors"), load("runs/cut/model.safetensors")

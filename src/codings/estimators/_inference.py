@@ -134,7 +134,9 @@ def map_batches(module: nn.Module, X: np.ndarray, function: Callable[[Any, torch
                 out: np.ndarray | None = None, *, flatten: bool = True,
                 out_dtype: Any = None,
                 post: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
-                draws_random: bool = False) -> np.ndarray:
+                draws_random: bool = False,
+                probe: tuple[Callable[[Any, torch.Tensor], Any], tuple[int, ...]] | None = None,
+                ) -> np.ndarray:
     """``function(module, x)`` over tensor batches of ``X``; numpy out in X's float dtype (or
     ``out_dtype``).
 
@@ -143,10 +145,15 @@ def map_batches(module: nn.Module, X: np.ndarray, function: Callable[[Any, torch
     function flat rows ``(batch, n_features)``. ``post(result, x_in)``, when given, maps each
     batch's result together with the batch in the input's own precision (a reconstruction
     error of float64 rows is computed in float64, row by row). ``draws_random``: the function
-    draws random numbers, so float64 input runs on the twin without a probe.
+    draws random numbers, so float64 input runs on the twin without a probe. ``probe``:
+    ``(function, row_shape)`` that decides the float64 path instead of ``function`` itself,
+    so that every method of one model takes the same path (an autoencoder probes its whole
+    round trip: then ``inverse_transform(transform(X))`` equals ``reconstruct(X)`` bit for
+    bit, whichever path that is).
     """
-    row_shape = (int(np.prod(X.shape[1:])),) if flatten else tuple(X.shape[1:])
-    net, compute = module_for(module, X.dtype, None if draws_random else function, row_shape)
+    if probe is None:
+        probe = (function, (int(np.prod(X.shape[1:])),) if flatten else tuple(X.shape[1:]))
+    net, compute = module_for(module, X.dtype, None if draws_random else probe[0], probe[1])
     device = next(net.parameters()).device
     if out_dtype is None:
         out_dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64

@@ -105,6 +105,17 @@ def scaler_state(name: str, step: Any, index: int) -> tuple[dict[str, Any], dict
     return entry, tensors
 
 
+def scaler_states(steps: list[tuple[str, Any]]) -> tuple[list[dict[str, Any]],
+                                                         dict[str, Any]]:
+    """The fitted scalers of a Pipeline, in order, as (header entries, tensors)."""
+    entries, tensors = [], {}
+    for index, (name, step) in enumerate(steps):
+        entry, arrays = scaler_state(name, step, index)
+        entries.append(entry)
+        tensors.update(arrays)
+    return entries, tensors
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, tuple | list):
         return [_plain(v) for v in value]

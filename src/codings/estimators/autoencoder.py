@@ -34,6 +34,11 @@ from codings.training.losses import reconstruction_error
 __all__ = ["AutoEncoder", "resolve_device", "seed_from"]
 
 
+
+def _round_trip(module: Any, x: torch.Tensor) -> torch.Tensor:
+    """The decoder's output for ``x`` (logits for BCE): reconstruct and its error."""
+    return module.decode(module.encode(x).z)
+
 class AutoEncoder(GenerativeMixin, InputsMixin, ClassNamePrefixFeaturesOutMixin,
                   TransformerMixin, BaseEstimator):
     """An autoencoder with the scikit-learn transformer API.
@@ -293,7 +298,13 @@ class AutoEncoder(GenerativeMixin, InputsMixin, ClassNamePrefixFeaturesOutMixin,
                      draws_random: bool = False) -> np.ndarray:
         """``function(module, x)`` over batches of ``X`` (see :mod:`._inference`)."""
         with limit_threads(getattr(self, "n_jobs", None)):
-            return map_batches(self.module_, X, function, out, draws_random=draws_random)
+            return map_batches(self.module_, X, function, out, draws_random=draws_random,
+                               probe=self._probe())
+
+    def _probe(self) -> tuple[Any, tuple[int, ...]]:
+        """What decides the float64 path of every method: the whole round trip on flat
+        input rows (see :mod:`._inference`)."""
+        return _round_trip, (int(self.n_features_in_),)
 
     def _decode_output(self, x_hat: torch.Tensor) -> torch.Tensor:  # BCE decodes logits
         return torch.sigmoid(x_hat) if self.loss == "bce" else x_hat
@@ -332,7 +343,7 @@ class AutoEncoder(GenerativeMixin, InputsMixin, ClassNamePrefixFeaturesOutMixin,
         """``inverse_transform(transform(X))`` in one pass, without a round trip to numpy."""
         check_is_fitted(self)
         X = self._check_X(X, reset=False)
-        X_hat = self._map_batches(X, lambda m, x: self._decode_output(m.decode(m.encode(x).z)))
+        X_hat = self._map_batches(X, lambda m, x: self._decode_output(_round_trip(m, x)))
         return self._as_input_shape(X_hat)
 
     def reconstruction_error(self, X: Any) -> np.ndarray:
@@ -351,8 +362,7 @@ class AutoEncoder(GenerativeMixin, InputsMixin, ClassNamePrefixFeaturesOutMixin,
             return reconstruction_error(x_hat.to(x.dtype), x, self.loss, "mean")
 
         with limit_threads(getattr(self, "n_jobs", None)):
-            return map_batches(self.module_, X, lambda m, x: m.decode(m.encode(x).z),
-                               post=error)
+            return map_batches(self.module_, X, _round_trip, post=error, probe=self._probe())
 
     def score_samples(self, X: Any) -> np.ndarray:
         """Per-sample score, higher for typical samples.

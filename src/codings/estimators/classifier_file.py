@@ -97,11 +97,8 @@ def save_classifier(model: Any, path: Path) -> None:
             "saved; a classifier on a given autoencoder cannot, yet.")
     tensors = {NETWORK + k: v.detach().cpu().contiguous()
                for k, v in classifier.network_.state_dict().items()}
-    entries = []
-    for index, (name, step) in enumerate(steps):
-        entry, arrays = _scalers.scaler_state(name, step, index)
-        entries.append(entry)
-        tensors.update(arrays)
+    entries, arrays = _scalers.scaler_states(steps)
+    tensors.update(arrays)
     first = steps[0][1] if steps else classifier
     names = getattr(first, "feature_names_in_", None)
     history = {k: [v if math.isfinite(v) else None for v in map(float, values)]

@@ -125,11 +125,8 @@ def save(model: Any, path: str | os.PathLike[str]) -> None:
     check_is_fitted(autoencoder)
     tensors = {k: v.detach().cpu().contiguous()
                for k, v in autoencoder.module_.state_dict().items()}
-    entries = []
-    for index, (name, step) in enumerate(steps):
-        entry, arrays = _scalers.scaler_state(name, step, index)
-        entries.append(entry)
-        tensors.update(arrays)
+    entries, arrays = _scalers.scaler_states(steps)
+    tensors.update(arrays)
     first = steps[0][1] if steps else autoencoder
     names = getattr(first, "feature_names_in_", None)
     offset = getattr(autoencoder, "offset_", None)
