@@ -119,3 +119,32 @@ def test_the_probe_sees_a_kernel_that_treats_rows_differently(fitted):
     assert not rows_independent(module, lambda m, x: m.encode(x).z.cumsum(0), (X.shape[1],))
     assert not rows_independent(module, lambda m, x: m.encode(x).z - m.encode(x).z.mean(0),
                                 (X.shape[1],))
+
+
+def test_float64_inference_of_a_model_made_under_inference_mode(fitted, tmp_path):
+    """Tensors made under torch.inference_mode keep no version counter: the caches are not
+    trusted for them, and float64 inference still works (it raised before)."""
+    import torch
+
+    from codings import load
+
+    ae, X = fitted
+    ae.save(tmp_path / "m.safetensors")
+    with torch.inference_mode():
+        same = load(tmp_path / "m.safetensors")
+    np.testing.assert_allclose(same.transform(X), ae.transform(X), rtol=1e-6, atol=1e-7)
+    np.testing.assert_array_equal(same.transform(X), same.transform(X))
+
+
+def test_the_probe_tells_apart_closures_of_one_factory():
+    """Two closures of one code over different values are two functions to the probe."""
+    import torch
+
+    from codings.estimators._inference import rows_independent
+
+    def scaled(factor):
+        return lambda m, x: m(x) * factor if factor else m(x).cumsum(0)
+
+    layer = torch.nn.Linear(4, 3)
+    assert rows_independent(layer, scaled(2.0), (4,))
+    assert not rows_independent(layer, scaled(0.0), (4,))

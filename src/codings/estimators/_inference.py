@@ -28,6 +28,7 @@ float32 input always runs the float32 network itself.
 from __future__ import annotations
 
 import copy
+import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -43,9 +44,18 @@ _PROBES = "_codings_float32_probes"
 _TORCH_DTYPES = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}
 
 
+_uncached = itertools.count()
+
+
 def _weights_key(module: nn.Module) -> tuple[Any, ...]:
+    """Changes when any weight does: in place (the version counter), replaced, or moved to
+    another dtype or device (the storage). Tensors made under ``torch.inference_mode`` keep
+    no version counter: a model loaded there gets a key that never matches, so its caches
+    are rebuilt per call rather than trusted stale. Writes through ``.data`` bypass the
+    counter and are not seen."""
     tensors = [*module.parameters(), *module.buffers()]
-    return tuple((id(t), t._version) for t in tensors)
+    return tuple((id(t), t.data_ptr(), t.dtype, t.device,
+                  next(_uncached) if t.is_inference() else t._version) for t in tensors)
 
 
 def float64_twin(module: nn.Module) -> nn.Module:
@@ -65,13 +75,23 @@ def float64_twin(module: nn.Module) -> nn.Module:
     return twin
 
 
+def _contents(cell: Any) -> Any:
+    try:
+        return cell.cell_contents
+    except ValueError:  # a cell not yet filled
+        return None
+
+
 def _function_key(function: Callable[..., Any]) -> tuple[Any, ...]:
-    """The code a function runs (closures made per call share it); plain strings, so a
-    fitted estimator still pickles."""
+    """The code a function runs and what its closure holds (closures made per call over the
+    same objects share a key; two closures of one factory over different values do not);
+    strings and integers only, so a fitted estimator still pickles."""
     code = getattr(function, "__code__", None)
     if code is None:
         return (repr(function),)
-    return (code.co_filename, code.co_firstlineno, code.co_qualname)
+    cells = tuple(id(_contents(cell)) for cell in getattr(function, "__closure__", None) or ())
+    return (code.co_filename, code.co_firstlineno, code.co_name,
+            getattr(function, "__qualname__", ""), cells)
 
 
 def rows_independent(module: nn.Module, function: Callable[[Any, torch.Tensor], Any],
@@ -149,7 +169,7 @@ def map_batches(module: nn.Module, X: np.ndarray, function: Callable[[Any, torch
     ``(function, row_shape)`` that decides the float64 path instead of ``function`` itself,
     so that every method of one model takes the same path (an autoencoder probes its whole
     round trip: then ``inverse_transform(transform(X))`` equals ``reconstruct(X)`` bit for
-    bit, whichever path that is).
+    bit in float32, and to float64 rounding on the twin).
     """
     if probe is None:
         probe = (function, (int(np.prod(X.shape[1:])),) if flatten else tuple(X.shape[1:]))
