@@ -148,3 +148,16 @@ def test_the_probe_tells_apart_closures_of_one_factory():
     layer = torch.nn.Linear(4, 3)
     assert rows_independent(layer, scaled(2.0), (4,))
     assert not rows_independent(layer, scaled(0.0), (4,))
+
+
+def test_a_function_that_returns_its_input_survives_the_reused_cast_buffer():
+    """float64 blocks are cast into one reused buffer: a result that is that buffer (an
+    identity) is copied out before the next block overwrites it."""
+    import torch
+
+    from codings.estimators._inference import map_batches
+
+    X = np.random.default_rng(0).random((700, 5))
+    out = map_batches(torch.nn.Linear(5, 3), X, lambda m, x: x[:, :2])
+    assert out.dtype == np.float64
+    np.testing.assert_allclose(out, X[:, :2], rtol=1e-7)
