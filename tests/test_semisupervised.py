@@ -38,22 +38,23 @@ def few_labels(y: np.ndarray, per_class: int, seed: int) -> np.ndarray:
     return partial
 
 
-def test_semi_supervised_beats_supervised_only_with_ten_labels_per_class(digits):
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_semi_supervised_beats_supervised_only_with_ten_labels_per_class(digits, seed):
     """The default ladder network, trained on 100 labels (10 per class) and 1,100 unlabelled
     rows, or the same network on the 100 labelled rows alone (cross-entropy only, 500
-    epochs: converged). Measured on 5 draws (100 epochs): 0.953, 0.968, 0.973, 0.978, 0.982
-    against 0.915, 0.936, 0.930, 0.956, 0.948; the gain is 2.2-4.3 points on every draw."""
+    epochs: converged); one draw of the labels per seed (three tests, so that the suite's
+    workers share them). Measured on 5 draws (100 epochs): 0.953, 0.968, 0.973, 0.978,
+    0.982 against 0.915, 0.936, 0.930, 0.956, 0.948; the gain is 2.2-4.3 points on every
+    draw."""
     X, y, X_test, y_test = digits
-    gains = []
-    for seed in range(3):
-        partial = few_labels(y, 10, seed)
-        semi = EncoderClassifier(max_iter=100, random_state=seed).fit(X, partial)
-        labelled = partial != -1
-        alone = EncoderClassifier(max_iter=500, unsupervised_weight=0.0,
-                                  random_state=seed).fit(X[labelled], y[labelled])
-        gains.append(semi.score(X_test, y_test) - alone.score(X_test, y_test))
-        assert semi.score(X_test, y_test) > 0.93
-    assert min(gains) > 0.01 and np.mean(gains) > 0.02, gains
+    partial = few_labels(y, 10, seed)
+    semi = EncoderClassifier(max_iter=100, random_state=seed).fit(X, partial)
+    labelled = partial != -1
+    alone = EncoderClassifier(max_iter=500, unsupervised_weight=0.0,
+                              random_state=seed).fit(X[labelled], y[labelled])
+    gain = semi.score(X_test, y_test) - alone.score(X_test, y_test)
+    assert semi.score(X_test, y_test) > 0.93
+    assert gain > 0.015, (semi.score(X_test, y_test), alone.score(X_test, y_test))
 
 
 def test_unlabelled_rows_are_never_used_as_labels(digits):
