@@ -235,7 +235,9 @@ class EncoderClassifier(KeepsFittedAutoEncoder, ClassifierMixin, BaseEstimator):
         third of its epochs.
     max_iter : int, optional
         Epochs in all (both phases of "unfreeze"). None means 50, or for the ladder network
-        enough epochs for about 10,000 steps, between 10 and 200 (16 on 60,000 rows).
+        enough epochs for about 10,000 steps, between 10 and 200 (21 on 60,000 rows: MNIST
+        with 100 labels reaches 0.961 in about 7 minutes on one core; 50 epochs reach 0.971
+        in about 20).
     batch_size : int or None, default=128
         None means full batch. Capped at the number of rows. Semi-supervised, each step
         takes ``batch_size`` rows of all rows and ``batch_size`` labelled rows (all of them
