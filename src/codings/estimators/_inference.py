@@ -39,8 +39,7 @@ from torch import nn
 from codings.training.inference import INFERENCE_BATCH
 
 GEMM_ROWS = 256  # rows per network call: one shape for every product
-_TWIN = "_codings_float64_twin"
-_PROBES = "_codings_float32_probes"
+_CACHE = "_codings_inference_cache"
 _TORCH_DTYPES = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}
 
 
@@ -58,20 +57,29 @@ def _weights_key(module: nn.Module) -> tuple[Any, ...]:
                   next(_uncached) if t.is_inference() else t._version) for t in tensors)
 
 
+def _cache(module: nn.Module) -> dict[Any, Any]:
+    """What inference keeps per module and weights (the float64 twin, probe results),
+    emptied when the weights change. A plain tuple in ``__dict__``: not a registered
+    submodule, so ``state_dict`` is unchanged."""
+    key = _weights_key(module)
+    entry = module.__dict__.get(_CACHE)
+    if entry is None or entry[0] != key:
+        entry = (key, {})
+        module.__dict__[_CACHE] = entry
+    cache: dict[Any, Any] = entry[1]
+    return cache
+
+
 def float64_twin(module: nn.Module) -> nn.Module:
     """A float64 copy of ``module`` (eval mode), cached until its weights change."""
-    key = _weights_key(module)
-    cached = module.__dict__.get(_TWIN)
-    if cached is not None and cached[0] == key:
-        return cached[1]
-    stash = module.__dict__.pop(_TWIN, None)
-    try:
-        twin = copy.deepcopy(module).double().eval()
-    finally:
-        if stash is not None:
-            module.__dict__[_TWIN] = stash
-    # A plain tuple in __dict__: not a registered submodule, so state_dict is unchanged.
-    module.__dict__[_TWIN] = (key, twin)
+    cache = _cache(module)
+    if "twin" not in cache:
+        stash = module.__dict__.pop(_CACHE)  # not copied into the twin
+        try:
+            cache["twin"] = copy.deepcopy(module).double().eval()
+        finally:
+            module.__dict__[_CACHE] = stash
+    twin: nn.Module = cache["twin"]
     return twin
 
 
@@ -99,14 +107,9 @@ def rows_independent(module: nn.Module, function: Callable[[Any, torch.Tensor], 
     """Whether ``function(module, block)`` in float32 gives every row a result that does
     not depend on its position in a ``GEMM_ROWS`` block or on the other rows (probed once
     per weights, function, row shape and thread count; see the module docstring)."""
-    key = (_function_key(function), tuple(row_shape), torch.get_num_threads())
-    weights = _weights_key(module)
-    cached = module.__dict__.get(_PROBES)
-    if cached is None or cached[0] != weights:
-        cached = (weights, {})
-        module.__dict__[_PROBES] = cached
-    probes: dict[Any, bool] = cached[1]
-    if key not in probes:
+    key = ("probe", _function_key(function), tuple(row_shape), torch.get_num_threads())
+    cache = _cache(module)
+    if key not in cache:
         net = module.eval()
         device = next(net.parameters()).device
         generator = torch.Generator().manual_seed(0)
@@ -116,20 +119,21 @@ def rows_independent(module: nn.Module, function: Callable[[Any, torch.Tensor], 
         order = torch.randperm(GEMM_ROWS, generator=generator)
         first, permuted, other = (function(net, b.to(device)) for b in (block, block[order],
                                                                          mixed))
-        probes[key] = (torch.equal(permuted, first[order.to(first.device)])
-                       and torch.equal(other[1::2], first[1::2]))
-    return probes[key]
+        cache[key] = (torch.equal(permuted, first[order.to(first.device)])
+                      and torch.equal(other[1::2], first[1::2]))
+    return bool(cache[key])
 
 
 def module_for(module: nn.Module, dtype: np.dtype,
-               function: Callable[[Any, torch.Tensor], Any] | None = None,
-               row_shape: tuple[int, ...] = ()) -> tuple[nn.Module, np.dtype]:
+               probe: tuple[Callable[[Any, torch.Tensor], Any], tuple[int, ...]] | None = None,
+               ) -> tuple[nn.Module, np.dtype]:
     """The module to run on ``dtype`` input and the numpy dtype to feed it: float64 input
-    on CPU runs in float32 when ``function`` (None: one that draws random numbers) passes
-    :func:`rows_independent`, on the float64 twin otherwise."""
+    on CPU runs in float32 when ``probe`` (a function and its row shape; None for functions
+    that draw random numbers) passes :func:`rows_independent`, on the float64 twin
+    otherwise."""
     device = next(module.parameters()).device
     if np.dtype(dtype) == np.float64 and device.type == "cpu" and (
-            function is None or not rows_independent(module, function, row_shape)):
+            probe is None or not rows_independent(module, *probe)):
         return float64_twin(module), np.dtype(np.float64)
     return module.eval(), np.dtype(np.float32)
 
@@ -185,7 +189,7 @@ def map_batches(module: nn.Module, X: np.ndarray, function: Callable[[Any, torch
     """
     if probe is None:
         probe = (function, (int(np.prod(X.shape[1:])),) if flatten else tuple(X.shape[1:]))
-    net, compute = module_for(module, X.dtype, None if draws_random else probe[0], probe[1])
+    net, compute = module_for(module, X.dtype, None if draws_random else probe)
     device = next(net.parameters()).device
     if out_dtype is None:
         out_dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64

@@ -34,10 +34,10 @@ from codings.training.losses import reconstruction_error
 __all__ = ["AutoEncoder", "resolve_device", "seed_from"]
 
 
-
 def _round_trip(module: Any, x: torch.Tensor) -> torch.Tensor:
     """The decoder's output for ``x`` (logits for BCE): reconstruct and its error."""
     return module.decode(module.encode(x).z)
+
 
 class AutoEncoder(GenerativeMixin, InputsMixin, ClassNamePrefixFeaturesOutMixin,
                   TransformerMixin, BaseEstimator):
