@@ -261,7 +261,7 @@ def test_export_onnx(workdir: Path, models: dict[str, Path]) -> None:
 def test_export_without_the_exporter_exits_2(workdir: Path, models: dict[str, Path],
                                              monkeypatch: pytest.MonkeyPatch,
                                              capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setitem(sys.modules, "codings.estimators.onnx_export", None)
+    monkeypatch.setitem(sys.modules, "codings.formats.onnx", None)
     code = main(["export", str(models["plain"] / "model.safetensors"), "-o", "onnx"])
     one_line_error(capsys, code, "ONNX export is not available in this installation")
 

@@ -1,4 +1,5 @@
-"""The one file format (codings._fileio) and model files read as an attacker would write them.
+"""The one file format (codings.formats.container) and model files read as an attacker would
+write them.
 
 Every refusal is a ModelFileError naming the file; nothing is read from a non-regular file,
 nothing is allocated for sizes the file cannot hold, and no byte of a model file can change
@@ -21,7 +22,7 @@ import torch
 from safetensors.torch import save, save_file
 
 from codings import AutoEncoder, ModelFileError, load
-from codings._fileio import (
+from codings.formats.container import (
     MAX_HEADER_BYTES,
     canonical_json,
     container_digest,
@@ -30,7 +31,7 @@ from codings._fileio import (
     tensor_digest,
     write_container,
 )
-from codings.estimators.persistence import LegacyModelFileWarning
+from codings.formats.model_file import LegacyModelFileWarning
 
 KEY, WHAT = "codings", "model file"
 

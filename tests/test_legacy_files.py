@@ -24,7 +24,8 @@ def test_an_autoencoder_file_of_the_old_main_loads_with_the_same_codings():
 
 
 def test_a_scaled_detector_file_of_the_old_main_keeps_its_threshold_and_scores():
-    detector = AnomalyDetector.from_model(load(FIXTURES / "main-2026-12-scaled-detector.safetensors"))
+    detector = AnomalyDetector.from_model(
+        load(FIXTURES / "main-2026-12-scaled-detector.safetensors"))
     assert detector.offset_ == pytest.approx(EXPECTED["scaled_detector_offset"])
     np.testing.assert_allclose(detector.score_samples(X), EXPECTED["scaled_detector_scores"],
                                rtol=1e-6, atol=1e-7)

@@ -13,7 +13,7 @@ from sklearn.exceptions import NotFittedError
 from torch import nn
 
 from codings import AutoEncoder, InvalidInputError, TiedWeights, Variational
-from codings.estimators.onnx_export import export_onnx
+from codings.formats.onnx import export_onnx
 
 ort = pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")

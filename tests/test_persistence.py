@@ -14,8 +14,8 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from codings import AutoEncoder, ModelFileError, ScaledAutoEncoder, load, save
-from codings._fileio import parse_container, write_container
-from codings.estimators import persistence
+from codings.formats import model_file as persistence
+from codings.formats.container import parse_container, write_container
 
 
 @pytest.fixture(scope="module")

@@ -17,11 +17,10 @@ from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from codings import AutoEncoder, InvalidInputError, load
+from codings import AutoEncoder, InvalidInputError, load, save
 from codings.cli import main
 from codings.datasets import sliding_windows
 from codings.estimators.detector import AnomalyDetector
-from codings.estimators.persistence import save
 
 WINDOW = 48
 

@@ -18,7 +18,7 @@ _EXPORTS = {
     "Adversarial": "codings.constraints",
     "CodingNoise": "codings.constraints",
     "load": "codings.estimators",
-    "save": "codings.estimators.persistence",
+    "save": "codings.estimators",
     "ScaledAutoEncoder": "codings.estimators.scaled",
     "Constraint": "codings.constraints",
     "Contractive": "codings.constraints",
@@ -48,8 +48,7 @@ if TYPE_CHECKING:
         WeightDecay,
         WinnerTakeAll,
     )
-    from codings.estimators import AnomalyDetector, AutoEncoder, EncoderClassifier, load
-    from codings.estimators.persistence import save
+    from codings.estimators import AnomalyDetector, AutoEncoder, EncoderClassifier, load, save
     from codings.estimators.scaled import ScaledAutoEncoder
     from codings.exceptions import CodingsError, InvalidInputError, ModelFileError
 

@@ -57,6 +57,8 @@ def _one_line_warnings() -> Iterator[None]:
 
 def _run(command: str, args: Any) -> int:
     module_name, function = _COMMANDS[command]
+    if command == "fit" and isinstance(getattr(args, "resume", None), str):
+        module_name, function = "resume", "resume"  # fit --resume RUN_DIR
     module = importlib.import_module(f"codings.cli.{module_name}")
     from codings._threads import limit_threads
 

@@ -26,11 +26,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from codings._fileio import atomic_write_bytes
 from codings.cli.files import check_output
 from codings.cli.runs import reserve_run_dir
 from codings.exceptions import InvalidInputError
-from codings.training.callbacks import Callback, ProgressBar
+from codings.formats.container import atomic_write_bytes
+from codings.training.callbacks import Callback
+from codings.training.monitoring import ProgressBar
 
 UNLABELLED = -1
 _TABLES = (".csv", ".parquet")
@@ -295,8 +296,8 @@ def fit_classifier(args: argparse.Namespace) -> int:
     """Run ``codings fit-classifier``; print the run folder and the held-out accuracy."""
     from sklearn.pipeline import Pipeline
 
+    from codings.estimators._saving import write_model
     from codings.estimators.classifier import EncoderClassifier
-    from codings.estimators.persistence import save
 
     data = load_labelled_data(args)
     y_train, held_out = hold_out(data.y, args.validation_fraction, args.random_state)
@@ -325,10 +326,9 @@ def fit_classifier(args: argparse.Namespace) -> int:
     if len(held_out):
         history["held_out_accuracy"] = record.accuracy
     model = Pipeline([*data.steps, ("classifier", clf)]) if data.steps else clf
-    if data.feature_names is not None:  # to find the columns again by name in predict
-        first = data.steps[0][1] if data.steps else clf
-        first.feature_names_in_ = np.asarray(data.feature_names, dtype=object)
-    save(model, run_dir / "model.safetensors")
+    # the columns' names go into the model file, to find them again by name in predict
+    write_model(model, run_dir / "model.safetensors",
+                data={"feature_names": data.feature_names})
     atomic_write_bytes(run_dir / "history.csv", _history_csv(history))
     write_report(run_dir, data, y_train, held_out, history, _facts(args, clf, seconds))
     print(f"Saved run to {run_dir} (open {run_dir / 'report.html'} in a browser)")
@@ -352,14 +352,14 @@ def predict(args: argparse.Namespace) -> int:
     """Run ``codings predict``: a label and the class probabilities per row of DATA."""
     from codings.cli.apply import read_rows
     from codings.estimators import load
-    from codings.estimators.classifier_file import is_classifier
+    from codings.formats.pipeline import final_estimator
 
     output = check_output(args.output, args.model, args.data)
     if output.suffix.lower() != ".csv":
         raise InvalidInputError(f"Cannot write {output}: predict writes a .csv file (columns "
                                 "label,p_<class>...).")
     model = load(args.model)
-    if not is_classifier(model):
+    if type(final_estimator(model)).__name__ != "EncoderClassifier":
         raise InvalidInputError(f"{args.model} holds an autoencoder, not a classifier; "
                                 "predict needs a model written by codings fit-classifier.")
     X = read_rows(model, args.data, args.key).data

@@ -9,7 +9,7 @@ import argparse
 from typing import Any
 
 from codings._params import parse_positive_int, parse_sizes
-from codings.cli.parser import DATA_HELP, SCALES, add_command
+from codings.cli.flags import DATA_HELP, SCALES, add_command
 
 FIT_CLASSIFIER_EXAMPLES = """\
 examples:

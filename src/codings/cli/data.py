@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any
 import numpy as np
 from sklearn.utils import Bunch
 
-from codings.cli.parser import DATA_HELP, DATASETS
+from codings.cli.flags import DATA_HELP, DATASETS
 from codings.cli.runs import TrainingData
 from codings.cli.sources import load_data
 from codings.datasets import Scaling, load_demo_3d, load_digits, load_faces, output_range
@@ -80,6 +81,17 @@ def reading_options(args: Any) -> dict[str, Any]:
 def check_finite(X: np.ndarray, name: str) -> None:
     if X.dtype.kind == "f":
         check_streamed(np.asarray(X), images_ok=True, label=name)
+
+
+def data_reference(args: argparse.Namespace, data: TrainingData) -> dict[str, Any]:
+    """What ``params.json`` records about the data: enough to load it again from anywhere."""
+    source = str(args.data)
+    path = None if source in DATASETS else str(Path(source).resolve())
+    return {"source": source, "path": path,
+            "key": args.key, "scale": data.scaling.kind, "requested_scale": args.scale,
+            "n_samples": int(data.X.shape[0]), "n_features": int(data.X.shape[1]),
+            "image_shape": list(data.image_shape) if data.image_shape else None,
+            "reading": reading_options(args)}
 
 
 def load_training_data(source: str, key: str | None, scale: str,

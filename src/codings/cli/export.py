@@ -12,13 +12,13 @@ from codings.cli.files import refuse_overwriting_inputs
 from codings.estimators import load
 from codings.exceptions import InvalidInputError
 
-_MODULE = "codings.estimators.onnx_export"
+_MODULE = "codings.formats.onnx"
 ONNX_FILES = ("encoder.onnx", "decoder.onnx")
 
 
 def _exporter() -> Any:
     try:
-        from codings.estimators.onnx_export import export_onnx
+        from codings.formats.onnx import export_onnx
     except ModuleNotFoundError as exc:
         if exc.name == _MODULE:
             raise InvalidInputError(f"ONNX export is not available in this installation of "

@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from codings._fileio import atomic_write_bytes
 from codings.exceptions import InvalidInputError
+from codings.formats.container import atomic_write_bytes
 
 OUTPUT_SUFFIXES = (".npy", ".csv")
 

@@ -16,12 +16,11 @@ from typing import Any
 import numpy as np
 
 from codings.cli.config import apply_config
-from codings.cli.data import load_training_data, reading_options
+from codings.cli.data import data_reference, load_training_data, reading_options
 from codings.cli.parser import estimator_kwargs
 from codings.cli.ranks import Ranks, random_seed
 from codings.cli.runs import (
     TrainingData,
-    data_reference,
     discard_run,
     reserve_run_dir,
     write_figures,
@@ -30,10 +29,10 @@ from codings.cli.runs import (
 )
 from codings.constraints import Constraint
 from codings.estimators import AutoEncoder
-from codings.estimators.persistence import save
+from codings.estimators._saving import write_model
 from codings.estimators.scaled import ScaledAutoEncoder
-from codings.training.callbacks import ProgressBar, TensorBoard
 from codings.training.checkpoint import Checkpointer
+from codings.training.monitoring import ProgressBar, TensorBoard
 
 
 def make_estimator(params: dict[str, Any], constraints: Sequence[Constraint],
@@ -66,17 +65,20 @@ def windowed_data(data: TrainingData, window: int, scale: str | None,
                    labels=None, feature_names=None)
 
 
-def _set_threshold(model: Any, estimator: AutoEncoder, data: TrainingData,
-                   window: int) -> None:
-    """The per-time-step threshold of the training series (``AnomalyDetector``'s default
-    contamination, 0.1), stored on the estimator and so in the model file."""
+def _threshold(model: Any, data: TrainingData, document: dict[str, Any]) -> Any:
+    """The detector whose threshold the model file stores: the ``--contamination`` share
+    (0.1 by default) of the training rows' scores, or of the training series' time steps
+    with ``--window``."""
     from codings.estimators.detector import AnomalyDetector
 
+    detector = AnomalyDetector(model, contamination=document.get("contamination", 0.1))
+    window = document.get("window")
+    if not window:
+        return detector.fit(data.X)
     channels = data.X.shape[1] // window
     windows = data.X.reshape(len(data.X), window, channels)
     series = np.concatenate([windows[0], windows[1:, -1]])  # stride 1: the series again
-    detector = AnomalyDetector(model).fit_timesteps(series, window)
-    estimator.offset_, estimator.window_ = detector.offset_, window
+    return detector.fit_timesteps(series, int(window))
 
 
 def _resume_hint(run_dir: Path, checkpoint_dir: Path) -> str:
@@ -104,25 +106,16 @@ def _finish(run_dir: Path, estimator: AutoEncoder, data: TrainingData,
     """Write the model, history, params, figures and report of a finished run."""
     from codings.report import write_run_report
 
-    if data.image_shape is not None:  # the images' shape: .npy outputs take it again
-        estimator.image_shape_ = tuple(data.image_shape)
-    if data.source_dtype is not None:  # integer pixels: outputs go back to their range
-        estimator.input_dtype_ = data.source_dtype
     # The scaler goes into the model file as a step in front of the autoencoder: the object
     # codings.load returns, and that encode, score, export and the report use.
     model = ScaledAutoEncoder([*data.scaling.steps, ("autoencoder", estimator)]) \
         if data.scaling.steps else estimator
-    if data.feature_names is not None:  # the columns' names, to find them again by name
-        first = data.scaling.steps[0][1] if data.scaling.steps else estimator
-        first.feature_names_in_ = np.asarray(data.feature_names, dtype=object)
-    if document.get("window"):
-        _set_threshold(model, estimator, data, int(document["window"]))
-    else:  # the outlier threshold belongs to the model: from the training rows' scores
-        from codings.estimators.detector import AnomalyDetector
-
-        detector = AnomalyDetector(model, contamination=document.get("contamination", 0.1))
-        estimator.offset_ = detector.fit(data.X).offset_
-    save(model, run_dir / "model.safetensors")
+    declared = {  # what the data file says and the arrays do not: kept in the model file
+        "image_shape": tuple(data.image_shape) if data.image_shape is not None else None,
+        "input_dtype": data.source_dtype,  # integer pixels: outputs go back to their range
+        "feature_names": data.feature_names}  # the columns, to find them again by name
+    write_model(model, run_dir / "model.safetensors",
+                threshold=_threshold(model, data, document), data=declared)
     write_history(run_dir, estimator.history_)
     started = time.perf_counter()
     write_figures(run_dir, estimator, data)
@@ -151,6 +144,15 @@ def _resumed_epoch(estimator: AutoEncoder) -> int:
     return int(found[0].stem.rsplit("-", 1)[-1]) if found else 0
 
 
+def _figure_for(data: TrainingData) -> Any:
+    """TensorBoard's figure: the report's reconstructions plot, as images when the rows are."""
+    from codings.plotting import plot_reconstructions
+
+    shape = tuple(data.image_shape) if data.image_shape is not None else None
+    return lambda x, x_hat: plot_reconstructions(x.reshape(len(x), -1),
+                                                 x_hat.reshape(len(x_hat), -1), shape)
+
+
 def train_run(run_dir: Path, estimator: AutoEncoder, data: TrainingData,
               document: dict[str, Any], quiet: bool, fresh: bool,
               tensorboard: str | None = None, main: bool = True) -> int:
@@ -165,7 +167,7 @@ def train_run(run_dir: Path, estimator: AutoEncoder, data: TrainingData,
         print(_header(run_dir, estimator, data, fresh), flush=True)
     callbacks: list[Any] = [] if quiet else [ProgressBar()]
     if tensorboard:
-        callbacks.append(TensorBoard(tensorboard))
+        callbacks.append(TensorBoard(tensorboard, figure=_figure_for(data)))
     started = time.perf_counter()
     try:
         estimator.fit(data.X_scaled, callbacks=callbacks)
@@ -186,10 +188,6 @@ def train_run(run_dir: Path, estimator: AutoEncoder, data: TrainingData,
 
 def fit(args: argparse.Namespace) -> int:
     """Run ``codings fit``; print the run folder and the final loss."""
-    if isinstance(getattr(args, "resume", None), str):
-        from codings.cli.resume import resume
-
-        return resume(args)
     # Parse everything cheap first, so a typo fails before the data loads or training starts.
     constraints = apply_config(args)
     params = estimator_kwargs(args)

@@ -12,6 +12,7 @@ from codings.cli.apply import in_data_form
 from codings.cli.files import check_output, write_array
 from codings.estimators import load
 from codings.exceptions import InvalidInputError
+from codings.formats.pipeline import final_estimator
 
 
 def image_shape_of(model: Any) -> tuple[int, ...] | None:
@@ -25,7 +26,7 @@ def image_shape_of(model: Any) -> tuple[int, ...] | None:
 
 def _require_generative(model: Any, path: str) -> None:
     """The command line's version of ``sample``'s error: flags, not Python."""
-    autoencoder = model.steps[-1][1] if hasattr(model, "steps") else model
+    autoencoder = final_estimator(model)
     kinds = {type(c).__name__ for c in getattr(autoencoder, "constraints_", ())}
     if not kinds & {"Variational", "Adversarial", "Denoising"}:
         raise InvalidInputError(

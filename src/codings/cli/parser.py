@@ -9,13 +9,12 @@ import argparse
 from typing import Any, NoReturn
 
 from codings._params import parse_batch_size, parse_shape, parse_sizes
+from codings.cli.flags import DATA_HELP, SCALES, add_command, add_output_flags
+from codings.cli.subcommands import add_commands
 
 __all__ = ["parse_batch_size", "parse_shape", "parse_sizes"]
 
-DATASETS = ("digits", "demo-3d", "faces")
-DATA_HELP = ".npy, .npz, .csv or .parquet file, or a folder of PNG/JPEG images"
 # Kept equal to codings.datasets.SCALES by a test; importing it here would load scikit-learn.
-SCALES = ("auto", "standard", "minmax", "none")
 
 
 class UsageError(Exception):
@@ -129,13 +128,6 @@ example:
 }
 
 
-def add_command(commands: Any, name: str, help_text: str, description: str,
-                epilog: str) -> Any:
-    """A subcommand whose examples (``epilog``) keep their line breaks."""
-    return commands.add_parser(name, help=help_text, description=description, epilog=epilog,
-                               formatter_class=argparse.RawDescriptionHelpFormatter)
-
-
 def _add_fit(commands: Any) -> None:
     fit = add_command(
         commands, "fit", "train an autoencoder and write a run folder",
@@ -196,16 +188,6 @@ def _add_apply(commands: Any, name: str, help_text: str, data: str, data_help: s
     add_output_flags(command)
 
 
-def add_output_flags(command: Any) -> None:
-    """``--id`` and ``--header/--no-header``: what a command that writes rows adds to them."""
-    command.add_argument("--id", metavar="COLUMN",
-                         help="a column of DATA kept aside (never fed to the model) and "
-                              "written first in each row of a .csv output")
-    command.add_argument("--header", action=argparse.BooleanOptionalAction, default=True,
-                         help="write a header row of column names in a .csv output "
-                              "(default: on; --no-header leaves it out)")
-
-
 def build_parser() -> Parser:
     """The ``codings`` parser with its subcommands."""
     from codings._version import __version__
@@ -220,7 +202,6 @@ def build_parser() -> Parser:
                "a " + DATA_HELP)
     _add_apply(commands, "decode", "decode codings back to the data space", "CODINGS",
                "codings in a .npy, .npz or .csv file")
-    from codings.cli.subcommands import add_commands
 
     add_commands(commands)
     for command in commands.choices.values():  # every command that trains or applies one

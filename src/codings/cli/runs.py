@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import json
@@ -14,9 +13,9 @@ from typing import Any
 import numpy as np
 
 from codings.cli.files import finite_or_none, write_json
-from codings.cli.parser import DATASETS
-from codings.estimators.persistence import atomic_write_bytes, estimator_params
+from codings.estimators._saving import estimator_params
 from codings.exceptions import InvalidInputError
+from codings.formats.container import atomic_write_bytes
 from codings.report import RunData
 
 _RECONSTRUCTIONS_SHOWN = 10
@@ -87,19 +86,6 @@ def write_history(run_dir: Path, history: dict[str, list[float]]) -> None:
     atomic_write_bytes(run_dir / "history.csv", text.getvalue().encode())
     write_json(run_dir / "history.json",
                {name: finite_or_none(values) for name, values in history.items()})
-
-
-def data_reference(args: argparse.Namespace, data: TrainingData) -> dict[str, Any]:
-    """What ``params.json`` records about the data: enough to load it again from anywhere."""
-    from codings.cli.data import reading_options
-
-    source = str(args.data)
-    path = None if source in DATASETS else str(Path(source).resolve())
-    return {"source": source, "path": path,
-            "key": args.key, "scale": data.scaling.kind, "requested_scale": args.scale,
-            "n_samples": int(data.X.shape[0]), "n_features": int(data.X.shape[1]),
-            "image_shape": list(data.image_shape) if data.image_shape else None,
-            "reading": reading_options(args)}
 
 
 def write_params(run_dir: Path, estimator: Any, document: dict[str, Any]) -> dict[str, Any]:

@@ -27,6 +27,15 @@ from codings.cli.apply import check_id_output, read_rows
 from codings.cli.files import check_output, write_array
 from codings.estimators import load
 from codings.exceptions import InvalidInputError
+from codings.formats.pipeline import unwrap
+
+
+def _stored(model: Any, name: str) -> Any:
+    """The threshold's ``offset_`` or ``window_`` that a loaded model carries: a detector's,
+    else the one stored with the autoencoder (see :func:`codings.formats.pipeline.unwrap`)."""
+    parts = unwrap(model)
+    holder = parts.detector if parts.detector is not None else parts.final
+    return getattr(holder, name, None)
 
 
 def score_and_flag(model: Any, X: np.ndarray,
@@ -34,10 +43,8 @@ def score_and_flag(model: Any, X: np.ndarray,
     """Scores and boolean outlier flags of the raw rows of ``X`` (the model scales them),
     and where the threshold came from: the model file's (set by ``codings fit`` from the
     training rows), or, only when asked with ``--contamination``, that share of ``X``."""
-    from codings.estimators.detector import _final_step
-
     scores = np.asarray(model.score_samples(X), dtype=np.float64)
-    stored = getattr(_final_step(model), "offset_", None)
+    stored = _stored(model, "offset_")
     if contamination is None and stored is not None:
         return scores, scores < stored, f"the model's threshold {stored:.6g}"
     if contamination is None:
@@ -53,11 +60,10 @@ def score_timesteps_and_flag(model: Any, series: np.ndarray, window: int,
                              contamination: float) -> tuple[np.ndarray, np.ndarray, str]:
     """Per-time-step scores and flags of a series ``(timesteps, channels)``, and where the
     threshold came from (the model file's, or the ``contamination`` quantile)."""
-    from codings.estimators.detector import AnomalyDetector, _final_step
+    from codings.estimators.detector import AnomalyDetector
 
-    final = _final_step(model)
-    stored = getattr(final, "window_", None)
-    if stored is not None and getattr(final, "offset_", None) is not None:
+    stored = _stored(model, "window_")
+    if stored is not None and _stored(model, "offset_") is not None:
         if stored != window:
             raise InvalidInputError(f"The model's threshold is per time step with windows of "
                                     f"{stored} steps; score with --window {stored}, not "

@@ -12,7 +12,7 @@ from typing import Any
 
 from sklearn.utils import Bunch
 
-from codings.cli.parser import DATA_HELP
+from codings.cli.flags import DATA_HELP
 from codings.datasets import load_file
 from codings.datasets._files import FILE_SUFFIXES
 from codings.exceptions import InvalidInputError

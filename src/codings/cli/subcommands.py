@@ -9,7 +9,8 @@ import argparse
 from typing import Any
 
 from codings._params import parse_positive_int
-from codings.cli.parser import DATA_HELP, DATASETS, add_command, add_output_flags
+from codings.cli.classify_args import add_classifier_commands
+from codings.cli.flags import DATA_HELP, DATASETS, add_command, add_output_flags
 
 # How long the tour takes, said once: --help reads these and a test holds the README and
 # docs/cli.md to them. Measured with `time codings tour [--quick]` on one thread: 63 and 207
@@ -147,6 +148,4 @@ def add_commands(commands: Any) -> None:
     _add_report(commands)
     _add_export(commands)
     _add_tour(commands)
-    from codings.cli.classify_args import add_classifier_commands
-
     add_classifier_commands(commands)

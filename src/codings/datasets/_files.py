@@ -15,18 +15,18 @@ import stat
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 from sklearn.utils import Bunch
 
-from codings._fileio import open_regular_file
 from codings.datasets._columns import Selection
+from codings.datasets._images import load_image_folder
+from codings.datasets._opening import first_line, open_data_file
 from codings.exceptions import InvalidInputError
 
 SUPPORTED_SUFFIXES = (".npy", ".npz", ".csv")
 FILE_SUFFIXES = (*SUPPORTED_SUFFIXES, ".parquet")
-DATA_FILE = "data file"
 # Tokens spreadsheets and pandas write for a missing value: never a header, never a number.
 MISSING = frozenset({"", "na", "n/a", "nan", "-nan", "null", "none", "nil", "#n/a", "?", "-"})
 _DEFAULT_NPZ_KEYS = ("x_train", "X", "x", "data")
@@ -58,11 +58,6 @@ def check_regular(path: Path) -> None:
     if not stat.S_ISREG(mode):
         raise InvalidInputError(f"{path} is not a regular file (a device, FIFO or socket, or a "
                                 "link to one): refusing to read it as data.")
-
-
-def open_data_file(path: Path) -> IO[bytes]:
-    """Open a data file only if it is a regular file (checked on the open descriptor)."""
-    return open_regular_file(path, DATA_FILE, InvalidInputError)[0]
 
 
 def refuse_key(key: str | None, path: Path) -> None:
@@ -316,11 +311,6 @@ def _numeric_column(path: Path, name: str, column: Any) -> np.ndarray:
     return np.asarray(column.to_numpy(), dtype=np.float64)
 
 
-def first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
 # -- any source ---------------------------------------------------------------------------------
 def load_file(path: str | os.PathLike[str], key: str | None = None, *,
               scale_uint8: bool = False, mmap: bool = False,
@@ -361,8 +351,6 @@ def load_file(path: str | os.PathLike[str], key: str | None = None, *,
         ``target``, ``feature_names``, ``source_dtype``, ``ids`` (and ``files`` for a
         folder).
     """
-    from codings.datasets._images import load_image_folder
-
     p = Path(path)
     table: dict[str, Any] = {"columns": columns, "drop": drop, "id_column": id_column}
     if p.is_dir():

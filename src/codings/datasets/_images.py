@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.utils import Bunch
 
-from codings.datasets._files import first_line, open_data_file
+from codings.datasets._opening import first_line, open_data_file
 from codings.exceptions import InvalidInputError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")

@@ -24,13 +24,14 @@ from codings.estimators.validation import as_float_tensor_input
 from codings.exceptions import InvalidInputError
 from codings.nn.module import AutoEncoderModule
 from codings.nn.sequence import CLIP_GRAD_NORM
-from codings.training.callbacks import Callback, ProgressBar
+from codings.training.callbacks import Callback
 from codings.training.checkpoint import Checkpointer, restore_trainer
 from codings.training.distributed import DistContext, device_for_rank, launched_by_torchrun
 from codings.training.distributed import setup as setup_distributed
 from codings.training.distributed import teardown as teardown_distributed
 from codings.training.layerwise import pretrain
 from codings.training.loop import Trainer, TrainingResult, bf16_supported
+from codings.training.monitoring import ProgressBar
 from codings.training.recipe import apply_resumed_settings, autoencoder_trainer
 from codings.training.sources import (
     MemmapSource,

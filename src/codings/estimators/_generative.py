@@ -27,6 +27,7 @@ from sklearn.utils.validation import check_is_fitted
 from codings.constraints.adversarial import Adversarial
 from codings.constraints.denoising import Denoising
 from codings.constraints.variational import Variational, gaussian_kl
+from codings.estimators._fitting import seed_from
 from codings.estimators.validation import check_number
 from codings.exceptions import InvalidInputError
 from codings.nn.module import AutoEncoderModule
@@ -141,8 +142,6 @@ class GenerativeMixin:
         """
         check_is_fitted(self)
         check_number(type(self).__name__, "n_samples", n_samples, integer=True, low=1)
-        from codings.estimators.autoencoder import seed_from
-
         generator = torch.Generator().manual_seed(seed_from(random_state))
         prior = self._variational() or self._constraint(Adversarial)
         if prior is not None:
@@ -282,8 +281,6 @@ class GenerativeMixin:
         """
         self._require_variational("log_likelihood")
         check_number(type(self).__name__, "n_samples", n_samples, integer=True, low=1)
-        from codings.estimators.autoencoder import seed_from
-
         X = self._check_X(X, reset=False)
         generator = torch.Generator().manual_seed(seed_from(random_state))
 

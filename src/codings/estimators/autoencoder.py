@@ -26,6 +26,7 @@ from codings.estimators._generative import GenerativeMixin
 from codings.estimators._inference import map_batches
 from codings.estimators._inputs import InputsMixin, data_range
 from codings.estimators._params import constraints_of, validate_params
+from codings.estimators._saving import write_model
 from codings.nn.module import AutoEncoderModule
 from codings.training.callbacks import Callback
 from codings.training.loop import TrainingResult
@@ -388,17 +389,15 @@ class AutoEncoder(GenerativeMixin, InputsMixin, ClassNamePrefixFeaturesOutMixin,
     # -- persistence -----------------------------------------------------------------------
     def save(self, path: Any) -> None:
         """Write the fitted model to ``path`` (one safetensors file; see :func:`codings.load`)."""
-        from codings.estimators.persistence import save_model
-
-        save_model(self, path)
+        write_model(self, path)
 
     def export_onnx(self, directory: Any, *, opset: int | None = None) -> dict[str, Path]:
         """Write ``encoder.onnx`` and ``decoder.onnx`` (dynamic batch, weights inside).
 
-        Needs the ``onnx`` extra; see :func:`codings.estimators.onnx_export.export_onnx`.
+        Needs the ``onnx`` extra; see :func:`codings.formats.onnx.export_onnx`.
         Variational models export the mean coding.
         """
-        from codings.estimators.onnx_export import export_onnx
+        from codings.formats.onnx import export_onnx  # torch.onnx loads only when asked
 
         return export_onnx(self, directory, opset=opset)
 

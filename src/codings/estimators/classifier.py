@@ -22,42 +22,35 @@ labels arrive, and reaches 0.75 on MNIST with 100 labels where the ladder reache
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.frozen import FrozenEstimator
 from sklearn.metrics import accuracy_score
-from sklearn.pipeline import Pipeline
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_consistent_length, check_is_fitted, column_or_1d
-from torch import Tensor, nn
+from torch import Tensor
 
 from codings._threads import limit_threads
-from codings.estimators._fitting import seed_from
-from codings.estimators._inference import map_batches
-from codings.estimators._semisupervised import (
-    LADDER_HIDDEN,
-    LADDER_NOISE,
-    JointNet,
-    JointObjective,
-    LabelledAndUnlabelled,
-    LadderObjective,
-    labelled_validation,
-    ladder_epochs,
-    ladder_weights,
-    train,
+from codings.estimators._classifier_training import (
+    UNLABELLED,
+    build_network,
+    fit_ladder,
+    train_joint,
+    train_supervised,
 )
-from codings.estimators.autoencoder import AutoEncoder
-from codings.estimators.detector import (
+from codings.estimators._cloning import (
     KeepsFittedAutoEncoder,
     check_autoencoder,
     fitted_autoencoder,
 )
+from codings.estimators._fitting import seed_from
+from codings.estimators._inference import map_batches
+from codings.estimators._saving import write_model
+from codings.estimators.autoencoder import AutoEncoder
 from codings.estimators.validation import (
     as_float_tensor_input,
     check_choice,
@@ -67,16 +60,13 @@ from codings.estimators.validation import (
     param_error,
 )
 from codings.exceptions import InvalidInputError
-from codings.nn.ladder import LadderNetwork
-from codings.nn.layers import ACTIVATIONS, dense_stack, resolve_init
-from codings.nn.module import Output
-from codings.training.callbacks import Callback, DivergenceGuard, EarlyStopping, ProgressBar
-from codings.training.inference import batched
-from codings.training.loop import Trainer, TrainState, make_optimizer
-from codings.training.sources import TensorSource, validation_split
+from codings.formats.pipeline import Unwrapped, unwrap
+from codings.nn.layers import ACTIVATIONS
+from codings.training.callbacks import Callback
+from codings.training.loop import TrainState
+from codings.training.monitoring import ProgressBar
 
 FREEZE_MODES = ("auto", "frozen", "fine-tune", "unfreeze")
-UNLABELLED = -1
 
 
 def unlabelled_rows(y: np.ndarray) -> np.ndarray:
@@ -90,106 +80,18 @@ def unlabelled_rows(y: np.ndarray) -> np.ndarray:
 
 
 
-class EncoderNet(nn.Module):
-    """A pretrained encoder and its constraints' ``latent`` hooks, always in eval semantics.
-
-    ``forward(x)`` is ``AutoEncoderModule.encode(x).z`` in eval mode (no corruption, the mean
-    coding of a variational model), with gradients, so the encoder can be fine-tuned.
-    """
-
-    def __init__(self, encoder: nn.Module, constraints: Sequence[Any]) -> None:
-        super().__init__()
-        self.encoder = encoder
-        self.constraints = tuple(constraints)
-
-    def forward(self, x: Tensor) -> Tensor:
-        h = self.encoder(x)
-        out = Output(x=x, x_tilde=x, h=h, z=h, x_hat=h)
-        for constraint in self.constraints:
-            out.z = constraint.latent(out, False, None)
-        return out.z
-
-
-class Standardize(nn.Module):
-    """``(z - mean) / scale`` with fixed statistics: the head sees unit-scale codings.
-
-    Codings can be tiny or huge (a coding layer's scale is arbitrary), and a softmax layer
-    trained by Adam on badly scaled inputs learns slowly; the statistics are those of the
-    training codings when training starts, and stay fixed (fine-tuning can move the codings).
-    """
-
-    mean: Tensor
-    scale: Tensor
-
-    def __init__(self, n_features: int) -> None:
-        super().__init__()
-        self.register_buffer("mean", torch.zeros(n_features))
-        self.register_buffer("scale", torch.ones(n_features))
-
-    @torch.no_grad()
-    def set_statistics(self, z: Tensor) -> None:
-        std = z.std(dim=0, unbiased=False) if z.shape[0] > 1 else torch.ones_like(z[0])
-        self.mean.copy_(z.mean(dim=0))
-        self.scale.copy_(torch.where(std > 1e-8, std, torch.ones_like(std)))
-
-    def forward(self, z: Tensor) -> Tensor:
-        return (z - self.mean) / self.scale
-
-
-class ClassifierNet(nn.Module):
-    """``logits = head(standardize(encoder(x)))``; their softmax gives class probabilities."""
-
-    def __init__(self, encoder: EncoderNet, head: nn.Sequential) -> None:
-        super().__init__()
-        self.encoder = encoder
-        self.head = head
-
-    @property
-    def standardize(self) -> Standardize:
-        first = self.head[0]
-        assert isinstance(first, Standardize)
-        return first
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.head(self.encoder(x))
-
-
-def classification_loss(module: nn.Module, batch: tuple[Tensor, Tensor]) -> dict[str, Tensor]:
-    """Cross-entropy of the logits ``module(x)`` (the minimised ``"loss"``) and accuracy."""
-    x, y = batch
-    logits = module(x)
-    return {"loss": F.cross_entropy(logits, y),
-            "accuracy": (logits.argmax(dim=1) == y).float().mean()}
-
-
-class Unfreeze(Callback):
-    """Lets the cross-entropy's gradient into the encoder after ``epochs`` epochs of joint
-    training (``freeze="unfreeze"``; 0: from the start; ``max_iter``: never)."""
-
-    def __init__(self, objective: JointObjective, epochs: int) -> None:
-        self.objective = objective
-        self.epochs = epochs
-        objective.detach = epochs > 0
-
-    def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
-        if epoch + 1 >= self.epochs:
-            self.objective.detach = False
-
-
-def split_autoencoder(estimator: Any) -> tuple[Any, AutoEncoder]:
-    """(preprocessing steps or None, the AutoEncoder) of an AutoEncoder or a Pipeline,
-    either possibly wrapped in ``sklearn.frozen.FrozenEstimator``."""
+def split_autoencoder(estimator: Any) -> tuple[Unwrapped, AutoEncoder]:
+    """(the model unwrapped, the AutoEncoder at its end) by the one rule of
+    :func:`codings.formats.pipeline.unwrap`; ``sklearn.frozen.FrozenEstimator`` is seen
+    through."""
     if isinstance(estimator, FrozenEstimator):
         estimator = estimator.estimator
-    steps = None
-    if isinstance(estimator, Pipeline):
-        steps = estimator[:-1] if len(estimator) > 1 else None
-        estimator = estimator[-1]
-    if not isinstance(estimator, AutoEncoder):
+    parts = unwrap(estimator)
+    if not isinstance(parts.final, AutoEncoder) or parts.detector is not None:
         raise param_error("EncoderClassifier", "autoencoder",
                           "None, an AutoEncoder, or a Pipeline ending in one",
                           estimator)
-    return steps, estimator
+    return parts, parts.final
 
 
 class EncoderClassifier(KeepsFittedAutoEncoder, ClassifierMixin, BaseEstimator):
@@ -432,83 +334,20 @@ class EncoderClassifier(KeepsFittedAutoEncoder, ClassifierMixin, BaseEstimator):
         if self.autoencoder is None:
             self.autoencoder_ = None
             x = torch.from_numpy(as_float_tensor_input(X))
-            self._fit_ladder(x, torch.from_numpy(targets), generator, seed, all_callbacks)
+            fit_ladder(self, x, torch.from_numpy(targets), generator, seed, all_callbacks)
             return self
         ae_seed = None if self.random_state is None else seed % (2**31 - 1)
         self.autoencoder_ = fitted_autoencoder(self.autoencoder, X, seed=ae_seed)
-        steps, autoencoder = split_autoencoder(self.autoencoder_)
-        x = self._as_tensor(steps, autoencoder, X)
-        self.network_ = self._build_network(autoencoder, len(self.classes_), generator, seed)
+        parts, autoencoder = split_autoencoder(self.autoencoder_)
+        x = self._as_tensor(parts, autoencoder, X)
+        self.network_ = build_network(self, autoencoder, len(self.classes_), generator, seed)
         self.network_.to(x.device)
         y_t = torch.from_numpy(targets).to(x.device)
         if (targets != UNLABELLED).all():
-            self._train(x, y_t, generator, all_callbacks)
+            train_supervised(self, x, y_t, generator, all_callbacks)
         else:
-            self._train_joint(autoencoder, x, y_t, generator, all_callbacks)
+            train_joint(self, autoencoder, x, y_t, generator, all_callbacks)
         return self
-
-    def _labelled_split(self, x: Tensor, y: Tensor, generator: torch.Generator) -> tuple[
-            Tensor, Tensor, Any]:
-        """The labelled rows to train on, and the held-out ones (early stopping) as a
-        validation source, or None."""
-        labelled = y != UNLABELLED
-        x_lab, y_lab = x[labelled], y[labelled]
-        if not self.early_stopping:
-            return x_lab, y_lab, None
-        if x_lab.shape[0] < 2:
-            raise InvalidInputError("early_stopping needs at least 2 labelled samples: one "
-                                    "to train on and one to validate.")
-        train_rows, val_rows = validation_split(x_lab.shape[0], self.validation_fraction,
-                                                generator)
-        validation = labelled_validation(x_lab[val_rows], y_lab[val_rows])
-        return x_lab[train_rows], y_lab[train_rows], validation
-
-    def _training_kwargs(self, learning_rate: float, max_iter: int, generator: torch.Generator,
-                         callbacks: Sequence[Callback]) -> dict[str, Any]:
-        return {"learning_rate": learning_rate, "max_iter": max_iter,
-                "batch_size": self.batch_size, "generator": generator,
-                "callbacks": callbacks,
-                "early_stopping": (int(self.n_iter_no_change), float(self.tol))}
-
-    def _fit_ladder(self, x: Tensor, y: Tensor, generator: torch.Generator, seed: int,
-                    callbacks: Sequence[Callback]) -> None:
-        """Build the ladder network for ``x`` and the classes, and train it on every row
-        (denoising) and the labelled ones (cross-entropy)."""
-        hidden = LADDER_HIDDEN if self.hidden_layer_sizes is None else check_sizes(
-            type(self).__name__, "hidden_layer_sizes", self.hidden_layer_sizes)
-        sizes = [x.shape[1], *hidden, len(self.classes_)]
-        network = LadderNetwork(sizes, LADDER_NOISE, generator=generator)
-        network.reset_parameters(generator)
-        self.network_ = network
-        x_lab, y_lab, validation = self._labelled_split(x, y, generator)
-        batch = x.shape[0] if self.batch_size is None else int(self.batch_size)
-        source = LabelledAndUnlabelled(x, x_lab, y_lab, batch)
-        objective = LadderObjective(ladder_weights(len(sizes), float(self.unsupervised_weight)))
-        max_iter = ladder_epochs(x.shape[0], batch) if self.max_iter is None \
-            else int(self.max_iter)
-        learning_rate = 2e-3 if self.learning_rate is None else float(self.learning_rate)
-        state = train(network, objective, source, validation, **self._training_kwargs(
-            learning_rate, max_iter, generator, callbacks), decay_epochs=max_iter // 3)
-        self._finish(state)
-
-    def _train_joint(self, autoencoder: AutoEncoder, x: Tensor, y: Tensor,
-                     generator: torch.Generator, callbacks: Sequence[Callback]) -> None:
-        """The autoencoder (a copy whose encoder is the classifier's) on every row, the
-        classifier on the labelled rows, in one objective."""
-        module = copy.deepcopy(autoencoder.module_).float().to(x.device)
-        self.network_.encoder.encoder = module.encoder  # shared: one encoder, two losses
-        self.network_.standardize.set_statistics(batched(self.network_.encoder, x))
-        x_lab, y_lab, validation = self._labelled_split(x, y, generator)
-        batch = x.shape[0] if self.batch_size is None else int(self.batch_size)
-        source = LabelledAndUnlabelled(x, x_lab, y_lab, batch)
-        objective = JointObjective(str(autoencoder.loss), module,
-                                   float(self.unsupervised_weight))
-        frozen = self._frozen_epochs(supervised=False)
-        learning_rate = self._learning_rate()
-        state = train(JointNet(module, self.network_), objective, source, validation,
-                      **self._training_kwargs(learning_rate, self._max_iter(), generator,
-                                              [Unfreeze(objective, frozen), *callbacks]))
-        self._finish(state)
 
     def _finish(self, state: TrainState) -> None:
         self.network_.requires_grad_(False)
@@ -517,10 +356,10 @@ class EncoderClassifier(KeepsFittedAutoEncoder, ClassifierMixin, BaseEstimator):
         self.loss_curve_ = list(state.history["loss"])
         self.n_iter_ = state.epoch
 
-    def _as_tensor(self, steps: Any, autoencoder: AutoEncoder, X: np.ndarray) -> Tensor:
+    def _as_tensor(self, parts: Unwrapped, autoencoder: AutoEncoder, X: np.ndarray) -> Tensor:
         """Preprocess ``X`` like the autoencoder's pipeline; a float32 tensor on its device."""
-        if steps is not None:
-            X = np.asarray(steps.transform(X))
+        if parts.steps:
+            X = np.asarray(parts.preprocess(X))
         expected = getattr(autoencoder, "n_features_in_", X.shape[1])
         if X.ndim != 2 or X.shape[1] != expected:
             raise InvalidInputError(
@@ -529,77 +368,8 @@ class EncoderClassifier(KeepsFittedAutoEncoder, ClassifierMixin, BaseEstimator):
         device = next(autoencoder.module_.parameters()).device
         return torch.from_numpy(as_float_tensor_input(X)).to(device)
 
-    def _build_network(self, autoencoder: AutoEncoder, n_classes: int,
-                       generator: torch.Generator, seed: int) -> ClassifierNet:
-        """A copy of the encoder (float32, eval mode) and a freshly initialised head.
-
-        ``nn.Linear`` draws its default initialisation from the global RNG before
-        ``dense_stack`` redraws it from ``generator``: construction runs in a forked RNG.
-        """
-        module = autoencoder.module_
-        encoder = EncoderNet(copy.deepcopy(module.encoder), module.constraints).float()
-        n_codings = int(autoencoder.n_components)
-        hidden = () if self.hidden_layer_sizes is None else check_sizes(
-            type(self).__name__, "hidden_layer_sizes", self.hidden_layer_sizes)
-        activations = [self.activation] * len(hidden) + ["identity"]
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            layers = dense_stack([n_codings, *hidden, n_classes], activations,
-                                 [resolve_init("auto", a) for a in activations], generator)
-        head = nn.Sequential(Standardize(n_codings), *layers)
-        return ClassifierNet(encoder, head).eval()
-
-    def _train(self, x: Tensor, y: Tensor, generator: torch.Generator,
-               callbacks: Sequence[Callback]) -> None:
-        """The frozen phase trains the head on cached codings, the unfrozen one the whole
-        network on inputs: two runs of the one trainer, sharing optimizer and history."""
-        x_val = y_val = None
-        if self.early_stopping:
-            if x.shape[0] < 2:
-                raise InvalidInputError("early_stopping needs at least 2 samples "
-                                        "(n_samples=1): one to train on and one to validate.")
-            train, val = (rows.to(x.device) for rows in validation_split(
-                x.shape[0], self.validation_fraction, generator))
-            x, x_val, y, y_val = x[train], x[val], y[train], y[val]
-        encoder, head = self.network_.encoder, self.network_.head
-        codings = batched(encoder, x)
-        self.network_.standardize.set_statistics(codings)
-        optimizer = make_optimizer(head.parameters(), "adam", self._learning_rate())
-        n_frozen, state = self._frozen_epochs(supervised=True), TrainState()
-        if n_frozen:
-            encoder.requires_grad_(False)
-            validation = None if x_val is None or y_val is None else TensorSource(
-                batched(encoder, x_val), y_val)
-            state = self._run_phase(head, TensorSource(codings, y), validation, optimizer,
-                                    generator,
-                                    callbacks, state, n_frozen, frozen=True)
-        if state.epoch < self._max_iter():
-            encoder.requires_grad_(True)
-            optimizer.add_param_group({"params": list(encoder.parameters())})
-            validation = None if x_val is None or y_val is None else TensorSource(x_val, y_val)
-            state = self._run_phase(self.network_, TensorSource(x, y), validation, optimizer,
-                                    generator, callbacks, state, self._max_iter(),
-                                    frozen=False)
-        self._finish(state)
-
     def _learning_rate(self) -> float:
         return 1e-3 if self.learning_rate is None else float(self.learning_rate)
-
-    def _run_phase(self, model: nn.Module, source: TensorSource, validation: Any,
-                   optimizer: torch.optim.Optimizer, generator: torch.Generator,
-                   callbacks: Sequence[Callback], previous: TrainState, until: int,
-                   frozen: bool) -> TrainState:
-        standard: list[Callback] = [DivergenceGuard("warn", self._learning_rate())]
-        if validation is not None:
-            standard.append(EarlyStopping(int(self.n_iter_no_change), float(self.tol)))
-        trainer = Trainer(model, classification_loss, optimizer, generator=generator,
-                          callbacks=[*standard, *callbacks])
-        # The epoch count and history go on from the previous phase; the best weights are
-        # this phase's own (a phase restores the best of its own epochs).
-        trainer.state = TrainState(epoch=previous.epoch, history=previous.history)
-        trainer.fit(source, until, self.batch_size, validation,
-                    tags={"frozen": float(frozen)})
-        return trainer.state
 
     # -- inference -------------------------------------------------------------------------
     def predict_proba(self, X: Any) -> np.ndarray:
@@ -618,9 +388,10 @@ class EncoderClassifier(KeepsFittedAutoEncoder, ClassifierMixin, BaseEstimator):
     @torch.inference_mode()
     def _predict_proba(self, X: Any) -> np.ndarray:
         X = check_features(self, X, reset=False)
-        steps = None if self.autoencoder_ is None else split_autoencoder(self.autoencoder_)[0]
-        if steps is not None:
-            X = np.asarray(steps.transform(X))
+        if self.autoencoder_ is not None:
+            parts = split_autoencoder(self.autoencoder_)[0]
+            if parts.steps:
+                X = np.asarray(parts.preprocess(X))
         proba = map_batches(self.network_, X, lambda net, x: torch.softmax(net(x), dim=1),
                             out_dtype=np.float64)
         # The softmax ran in float32: renormalised in float64, each row sums to 1 exactly
@@ -663,12 +434,8 @@ class EncoderClassifier(KeepsFittedAutoEncoder, ClassifierMixin, BaseEstimator):
 
     def save(self, path: Any) -> None:
         """Write the fitted ladder network to one safetensors file (never pickled); read it
-        back with :func:`codings.load`. See :mod:`codings.estimators.classifier_file`."""
-        from pathlib import Path
-
-        from codings.estimators.classifier_file import save_classifier
-
-        save_classifier(self, Path(path))
+        back with :func:`codings.load`. See :mod:`codings.formats.classifier_file`."""
+        write_model(self, path)
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()

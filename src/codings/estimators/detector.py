@@ -7,100 +7,40 @@ scikit-learn's outlier detectors have: ``offset_``, the ``contamination`` percen
 training scores, ``decision_function = score_samples - offset_`` (negative for outliers) and
 ``predict`` (+1 inliers, -1 outliers).
 
-This module also holds :class:`KeepsFittedAutoEncoder`, the cloning rule shared with
-:class:`~codings.estimators.classifier.EncoderClassifier`: a *fitted* autoencoder passed as a
-parameter survives ``sklearn.base.clone`` (and so ``GridSearchCV``, ``cross_val_score``,
-``Pipeline``) as the same, never-mutated object, in the manner of
-``sklearn.frozen.FrozenEstimator``; an unfitted one is cloned and fitted as usual.
+The cloning rule it shares with :class:`~codings.EncoderClassifier` is in
+:mod:`._cloning`; per-time-step scoring in :mod:`._timesteps`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import copy
-import numbers
 import os
 from typing import Any
 
 import numpy as np
-import torch
-import torch.nn.functional as F
-from sklearn.base import BaseEstimator, OutlierMixin, clone
-from sklearn.exceptions import NotFittedError
+from sklearn.base import BaseEstimator, OutlierMixin
 from sklearn.utils.validation import check_is_fitted
 
 from codings._threads import limit_threads
-from codings.estimators.autoencoder import AutoEncoder
-from codings.estimators.validation import check_number, param_error
+from codings.datasets.windows import sliding_windows
+from codings.estimators._cloning import (
+    KeepsFittedAutoEncoder,
+    check_autoencoder,
+    fitted_autoencoder,
+    is_fitted,
+)
+from codings.estimators._saving import write_model
+from codings.estimators._timesteps import (
+    TIMESTEP_BATCH,
+    check_window,
+    timestep_scores,
+    training_windows,
+)
+from codings.estimators.validation import check_number
 from codings.exceptions import InvalidInputError
+from codings.formats.pipeline import unwrap
 
-TIMESTEP_BATCH = 4096  # windows scored at a time by score_timesteps
-
-
-def is_fitted(estimator: Any) -> bool:
-    """Whether ``estimator`` (an estimator or None) is fitted, as ``check_is_fitted`` sees it."""
-    if estimator is None:
-        return False
-    try:
-        check_is_fitted(estimator)
-    except NotFittedError:
-        return False
-    return True
-
-
-class KeepsFittedAutoEncoder:
-    """Cloning keeps a fitted ``autoencoder`` parameter as is; an unfitted one is cloned.
-
-    scikit-learn clones an estimator (and, recursively, its estimator parameters) before
-    every fit in ``GridSearchCV``, ``cross_val_score`` and friends; a plain clone would throw
-    away the pretraining. Like ``FrozenEstimator``, the fitted object is shared, never
-    refitted and never mutated: its parameters cannot be set through the wrapper.
-    """
-
-    autoencoder: Any
-
-    def __sklearn_clone__(self) -> Any:
-        if not is_fitted(self.autoencoder):
-            return super().__sklearn_clone__()  # type: ignore[misc]
-        params = self.get_params(deep=False)  # type: ignore[attr-defined]
-        del params["autoencoder"]
-        params = {name: clone(value, safe=False) for name, value in params.items()}
-        cls: Any = type(self)
-        return cls(autoencoder=self.autoencoder, **params)
-
-    def set_params(self, **params: Any) -> Any:
-        nested = sorted(name for name in params if name.startswith("autoencoder__"))
-        if nested and "autoencoder" not in params and is_fitted(self.autoencoder):
-            raise InvalidInputError(
-                f"Cannot set {', '.join(nested)} on {type(self).__name__}: its autoencoder is "
-                "fitted and is kept as it is (it is shared, never refitted). Pass an unfitted "
-                "AutoEncoder to tune its parameters, or set 'autoencoder' itself.")
-        return super().set_params(**params)  # type: ignore[misc]
-
-
-def check_autoencoder(owner: str, autoencoder: Any, method: str) -> None:
-    """``autoencoder`` must be None or an estimator with ``fit`` and ``method``."""
-    if autoencoder is None:
-        return
-    if isinstance(autoencoder, type) or not (hasattr(autoencoder, "fit")
-                                             and hasattr(autoencoder, method)):
-        raise param_error(owner, "autoencoder",
-                          f"None or an estimator with fit and {method}, such as AutoEncoder() "
-                          "or make_pipeline(StandardScaler(), AutoEncoder())", autoencoder)
-
-
-def fitted_autoencoder(autoencoder: Any, X: Any, seed: int | None = None) -> Any:
-    """The fitted autoencoder as is, or a clone of an unfitted one (None: ``AutoEncoder()``)
-    fitted on ``X``, without labels. ``seed`` fills the clone's unset ``random_state``
-    parameters (nested ones of a Pipeline too), so a seeded wrapper fits reproducibly."""
-    if is_fitted(autoencoder):
-        return autoencoder
-    fresh = clone(autoencoder) if autoencoder is not None else AutoEncoder()
-    if seed is not None:
-        unset = {name: seed for name, value in fresh.get_params(deep=True).items()
-                 if name.rpartition("__")[2] == "random_state" and value is None}
-        fresh.set_params(**unset)
-    return fresh.fit(X)
+__all__ = ["AnomalyDetector", "is_fitted"]
 
 
 class AnomalyDetector(KeepsFittedAutoEncoder, OutlierMixin, BaseEstimator):
@@ -268,16 +208,14 @@ class AnomalyDetector(KeepsFittedAutoEncoder, OutlierMixin, BaseEstimator):
     def _fit_timesteps(self, series: Any, window: int, stride: int = 1) -> np.ndarray:
         """``fit_timesteps``, returning the training series' per-time-step scores."""
         self._validate_params()
-        window = _check_window(window)
-        from codings.datasets.windows import sliding_windows
-
+        window = check_window(window)
         windows = sliding_windows(series, window, stride)  # checks the series and stride
         with self._threads():
             autoencoder = self.autoencoder
             if not is_fitted(autoencoder):
-                autoencoder = fitted_autoencoder(autoencoder, _training_windows(
+                autoencoder = fitted_autoencoder(autoencoder, training_windows(
                     autoencoder, windows))
-            scores = _timestep_scores(autoencoder, series, window, stride, TIMESTEP_BATCH)
+            scores = timestep_scores(autoencoder, series, window, stride, TIMESTEP_BATCH)
         self.autoencoder_ = autoencoder
         self.offset_ = float(np.percentile(scores, 100.0 * self.contamination))
         self.window_ = window
@@ -325,7 +263,7 @@ class AnomalyDetector(KeepsFittedAutoEncoder, OutlierMixin, BaseEstimator):
         window = self._timestep_window(window, check_threshold=False)
         check_number(type(self).__name__, "batch_size", batch_size, integer=True, low=1)
         with self._threads():
-            return _timestep_scores(self.autoencoder_, series, window, stride, batch_size)
+            return timestep_scores(self.autoencoder_, series, window, stride, batch_size)
 
     def predict_timesteps(self, series: Any, window: int | None = None,
                           stride: int = 1) -> np.ndarray:
@@ -355,7 +293,7 @@ class AnomalyDetector(KeepsFittedAutoEncoder, OutlierMixin, BaseEstimator):
                 raise InvalidInputError("Give window= (the time steps per window): this "
                                         "detector was not fitted with fit_timesteps.")
             return int(fitted)
-        window = _check_window(window)
+        window = check_window(window)
         if check_threshold and window != fitted:
             raise InvalidInputError(f"The per-time-step threshold was computed with "
                                     f"window={fitted}; predict with the same window, not "
@@ -364,19 +302,13 @@ class AnomalyDetector(KeepsFittedAutoEncoder, OutlierMixin, BaseEstimator):
 
     # -- the threshold in the model file ----------------------------------------------------
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the autoencoder's model file with this detector's ``offset_`` (and
-        ``window_`` when fitted per time step) in it; the autoencoder is not modified.
-
-        :meth:`from_model` (``AnomalyDetector.from_model(codings.load(path))``) gives back
-        a detector with the same threshold.
+        """Write this fitted detector to one model file (see :func:`codings.save`): the
+        autoencoder, its preprocessing, the threshold ``offset_`` (and ``window_`` when
+        fitted per time step) and this detector's parameters. :func:`codings.load` gives
+        the fitted detector back; the autoencoder is not modified.
         """
-        from codings.estimators.persistence import save
-
         check_is_fitted(self)
-        model, final = _with_final_copy(self.autoencoder_)
-        final.offset_ = float(self.offset_)
-        final.window_ = getattr(self, "window_", None)
-        save(model, path)
+        write_model(self, path)
 
     @classmethod
     def from_model(cls, model: Any, *, contamination: float = 0.1,
@@ -385,10 +317,10 @@ class AnomalyDetector(KeepsFittedAutoEncoder, OutlierMixin, BaseEstimator):
 
         Parameters
         ----------
-        model : AutoEncoder or ScaledAutoEncoder
-            As :func:`codings.load` returns it, from a file written by :meth:`save` or by
-            ``codings fit`` (``offset`` and, for a per-time-step threshold, ``window`` in
-            its header).
+        model : AutoEncoder, ScaledAutoEncoder, AnomalyDetector or Pipeline
+            As :func:`codings.load` returns it: a model whose file stores a threshold
+            (``codings fit`` writes one; ``offset`` and, for a per-time-step threshold,
+            ``window`` in its header), or a loaded detector (whose threshold is taken).
         contamination, n_jobs
             Kept as parameters (they take effect only if the detector is refitted).
 
@@ -397,15 +329,18 @@ class AnomalyDetector(KeepsFittedAutoEncoder, OutlierMixin, BaseEstimator):
         InvalidInputError
             If the model stores no threshold.
         """
-        final = _final_step(model)
-        offset = getattr(final, "offset_", None)
+        parts = unwrap(model)
+        holder = parts.detector if parts.detector is not None else parts.final
+        offset = getattr(holder, "offset_", None)
         if offset is None:
             raise InvalidInputError("This model stores no outlier threshold (offset); fit an "
                                     "AnomalyDetector on it instead.")
+        if model is parts.detector:  # a bare detector: its own model, raw rows in
+            model = model.autoencoder_
         detector = cls(model, contamination=contamination, n_jobs=n_jobs)
         detector.autoencoder_ = model
         detector.offset_ = float(offset)
-        window = getattr(final, "window_", None)
+        window = getattr(holder, "window_", None)
         if window is not None:
             detector.window_ = int(window)
         return detector
@@ -420,102 +355,3 @@ class AnomalyDetector(KeepsFittedAutoEncoder, OutlierMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = False
         return tags
-
-
-# -- per-time-step scores ------------------------------------------------------------------------
-def _check_window(window: Any) -> int:
-    if not isinstance(window, numbers.Integral) or isinstance(window, bool) or window < 1:
-        raise param_error("AnomalyDetector", "window", "an int >= 1", window)
-    return int(window)
-
-
-def _final_step(model: Any) -> Any:
-    """The autoencoder at the end of a Pipeline, or the model itself."""
-    steps = getattr(model, "steps", None)
-    return steps[-1][1] if isinstance(steps, list) and steps else model
-
-
-def _with_final_copy(model: Any) -> tuple[Any, Any]:
-    """(a shallow copy of ``model`` whose final step is a shallow copy too, that copy)."""
-    final = copy.copy(_final_step(model))
-    if _final_step(model) is model:
-        return final, final
-    shell = copy.copy(model)
-    shell.steps = [*model.steps[:-1], (model.steps[-1][0], final)]
-    return shell, final
-
-
-def _training_windows(autoencoder: Any, windows: np.ndarray) -> np.ndarray:
-    """The windows as an unfitted ``autoencoder`` takes them: ``(n, window, channels)`` for a
-    sequence architecture, else flattened to ``(n, window * channels)`` rows."""
-    from codings.nn.sequence import SEQUENCE_ARCHITECTURES
-
-    final = _final_step(autoencoder) if autoencoder is not None else None
-    if final is not None and final is autoencoder and (
-            getattr(final, "architecture", "mlp") in SEQUENCE_ARCHITECTURES
-            or getattr(final, "encoder", None) is not None):
-        return windows
-    return np.ascontiguousarray(windows).reshape(len(windows), -1)
-
-
-def _window_starts(timesteps: int, window: int, stride: int) -> np.ndarray:
-    """``0, stride, ...``, plus ``timesteps - window`` when the strides miss the end."""
-    starts = np.arange(0, timesteps - window + 1, stride)
-    if starts[-1] != timesteps - window:
-        starts = np.append(starts, timesteps - window)
-    return starts
-
-
-def _step_errors(model: Any, batch: np.ndarray) -> np.ndarray:
-    """Per-step errors ``(n, window)`` of windows ``(n, window, channels)``: the mean over the
-    channels of the squared error (BCE for ``loss="bce"``), after the model's scalers."""
-    n, window, channels = batch.shape
-    rows = batch.reshape(n, window * channels)
-    final = _final_step(model)
-    if final is not model and len(model.steps) > 1:
-        rows = np.asarray(model[:-1].transform(rows))
-    if hasattr(final, "module_") and hasattr(final, "_map_batches"):
-        loss = getattr(final, "loss", "mse")
-
-        def error(module: Any, x: torch.Tensor) -> torch.Tensor:
-            x_hat = module.decode(module.encode(x).z)
-            if loss == "bce":
-                return F.binary_cross_entropy_with_logits(x_hat, x, reduction="none")
-            return (x_hat - x).square()
-
-        per_value = final._map_batches(final._check_X(rows, reset=False), error)
-    elif hasattr(final, "reconstruct"):
-        per_value = np.square(np.asarray(final.reconstruct(rows)).reshape(rows.shape) - rows)
-    else:
-        raise InvalidInputError(f"score_timesteps needs an autoencoder with reconstruct; got "
-                                f"{type(final).__name__}.")
-    return np.asarray(per_value, dtype=np.float64).reshape(n, window, channels).mean(axis=2)
-
-
-def _timestep_scores(model: Any, series: Any, window: int, stride: int,
-                     batch_size: int) -> np.ndarray:
-    """Minus the mean over covering windows of each step's error (see score_timesteps)."""
-    from codings.datasets.windows import sliding_windows
-
-    sliding_windows(series, window, stride)  # the checks: shape, NaN, window and stride
-    windows = sliding_windows(series, window)  # every start, a view; batches index it
-    timesteps, channels = windows.shape[0] + window - 1, windows.shape[2]
-    n_features = getattr(model, "n_features_in_", None)
-    if n_features is not None and n_features != window * channels:
-        raise InvalidInputError(
-            f"The model takes samples of {n_features} values, but windows of {window} steps "
-            f"of {channels} channel(s) have {window * channels}; use window="
-            f"{n_features // channels} (the window the model was fitted on).")
-    starts = _window_starts(timesteps, window, stride)
-    sums = np.zeros(timesteps)
-    counts = np.zeros(timesteps)
-    for first in range(0, len(starts), batch_size):
-        batch_starts = starts[first:first + batch_size]
-        batch = windows[batch_starts]  # a copy of this batch only
-        if batch.dtype.kind != "f":
-            batch = batch.astype(np.float64)
-        errors = _step_errors(model, batch)
-        for offset in range(window):  # the starts are distinct, so no index repeats
-            sums[batch_starts + offset] += errors[:, offset]
-            counts[batch_starts + offset] += 1
-    return -(sums / counts)

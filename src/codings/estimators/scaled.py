@@ -128,13 +128,13 @@ class ScaledAutoEncoder(Pipeline):
     # -- files ---------------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the scalers and the autoencoder to one model file (see :func:`codings.save`)."""
-        from codings.estimators.persistence import save
+        from codings.estimators._saving import write_model
 
-        save(self, path)
+        write_model(self, path)
 
     def export_onnx(self, directory: str | os.PathLike[str], *, opset: int | None = None,
                     ) -> dict[str, Path]:
         """``encoder.onnx`` (raw rows to codings) and ``decoder.onnx`` (codings to raw rows)."""
-        from codings.estimators.onnx_export import export_onnx
+        from codings.formats.onnx import export_onnx
 
         return export_onnx(self, directory, opset=opset)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from codings._fileio import atomic_write_bytes
+from codings.formats.container import atomic_write_bytes
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

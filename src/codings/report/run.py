@@ -21,6 +21,7 @@ from codings.constraints import Variational
 from codings.datasets.scaling import Scaling
 from codings.estimators.scaled import ScaledAutoEncoder
 from codings.exceptions import CodingsError
+from codings.formats.pipeline import final_estimator
 from codings.plotting import (
     guess_image_shape,
     plot_codings_2d,
@@ -89,7 +90,7 @@ class _RunReport:
 
     def __init__(self, model: Any, data: RunData | None, params: Mapping[str, Any]) -> None:
         self.model = raw_units_model(model, data)
-        self.estimator = model.steps[-1][1] if hasattr(model, "steps") else model
+        self.estimator = final_estimator(model)
         self.data = data
         self.params = params
         estimator = self.estimator

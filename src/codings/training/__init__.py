@@ -5,8 +5,6 @@ from codings.training.callbacks import (
     DivergenceGuard,
     EarlyStopping,
     LRSchedule,
-    ProgressBar,
-    TensorBoard,
     TrainingDivergedWarning,
 )
 from codings.training.loop import (
@@ -19,6 +17,7 @@ from codings.training.loop import (
     evaluate,
 )
 from codings.training.losses import LOSSES, reconstruction_error
+from codings.training.monitoring import ProgressBar, TensorBoard
 
 __all__ = ["LOSSES", "LR_SCHEDULES", "OPTIMIZERS", "AuxiliaryStep", "Callback",
            "DivergenceGuard", "EarlyStopping", "LRSchedule", "ProgressBar",

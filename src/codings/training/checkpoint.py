@@ -21,8 +21,8 @@ from typing import Any
 
 import torch
 
-from codings._fileio import read_container, write_container
 from codings.exceptions import InvalidInputError, ModelFileError
+from codings.formats.container import read_container, write_container
 from codings.training.callbacks import Callback
 from codings.training.loop import Trainer, TrainState
 

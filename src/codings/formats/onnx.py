@@ -32,11 +32,11 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 from torch import Tensor, nn
 
-from codings._fileio import atomic_write_bytes
 from codings._install import install_hint
-from codings.estimators._scalers import split_model
 from codings.exceptions import InvalidInputError
-from codings.nn.module import AutoEncoderModule
+from codings.formats.container import atomic_write_bytes
+from codings.formats.pipeline import unwrap
+from codings.formats.scalers import check_storable
 
 _EXAMPLE_BATCH = 2  # not 0 or 1, which torch.export would specialise as constants
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -83,7 +83,7 @@ class EncoderGraph(nn.Module):
     """``x -> scalers -> module.encode(x).z`` in eval mode: what ``transform`` computes on
     raw rows (what ``codings encode`` computes)."""
 
-    def __init__(self, module: AutoEncoderModule, input_shape: tuple[int, ...] | None,
+    def __init__(self, module: Any, input_shape: tuple[int, ...] | None,
                  scalers: Sequence[Any] = ()) -> None:
         super().__init__()
         self.module = module
@@ -102,7 +102,7 @@ class DecoderGraph(nn.Module):
     """``z -> module.decode(z)``, the output transform, then the scalers' inverses: what
     ``inverse_transform`` returns in raw units."""
 
-    def __init__(self, module: AutoEncoderModule, sigmoid: bool,
+    def __init__(self, module: Any, sigmoid: bool,
                  output_shape: tuple[int, ...] | None, scalers: Sequence[Any] = ()) -> None:
         super().__init__()
         self.module = module
@@ -130,10 +130,10 @@ def export_onnx(estimator: Any, directory: str | os.PathLike[str], *,
 
     Parameters
     ----------
-    estimator : AutoEncoder or ScaledAutoEncoder
-        A fitted estimator (MLP, conv, or your own modules where ``torch.export`` can trace
-        them), or one behind its scalers (what :func:`codings.load` returns for a model
-        trained with scaling).
+    estimator : AutoEncoder, ScaledAutoEncoder, Pipeline or AnomalyDetector
+        A fitted autoencoder (MLP, conv, or your own modules where ``torch.export`` can
+        trace them), or one behind its scalers, unwrapped by the one rule of
+        :func:`codings.formats.pipeline.unwrap`.
     directory : str or path
         Created if missing; existing files of the same names are replaced atomically.
     opset : int, optional
@@ -158,8 +158,14 @@ def export_onnx(estimator: Any, directory: str | os.PathLike[str], *,
         When a module cannot be exported (for example Python control flow that depends on
         the data in your own encoder).
     """
-    autoencoder, steps = split_model(estimator)
+    parts = unwrap(estimator)
+    autoencoder, steps = parts.final, parts.steps
+    if autoencoder is None or (not hasattr(autoencoder, "module_") and not hasattr(
+            autoencoder, "n_components")):
+        raise InvalidInputError(f"ONNX export needs a fitted AutoEncoder, or a Pipeline or "
+                                f"AnomalyDetector around one; got {type(estimator).__name__}.")
     check_is_fitted(autoencoder)
+    check_storable(steps)  # the graphs compute these scalers only
     for _, step in steps:
         check_is_fitted(step)
     _check_packages()

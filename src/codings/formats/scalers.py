@@ -65,22 +65,14 @@ def _kind(step: Any) -> _Kind:
     return KINDS[type(step).__name__]
 
 
-def split_model(model: Any) -> tuple[Any, list[tuple[str, Any]]]:
-    """(the AutoEncoder, the scaler steps before it) of an AutoEncoder or a Pipeline."""
-    from sklearn.pipeline import Pipeline
-
-    from codings.estimators.autoencoder import AutoEncoder
-
-    if isinstance(model, AutoEncoder):
-        return model, []
-    if isinstance(model, Pipeline) and isinstance(model.steps[-1][1], AutoEncoder):
-        steps = [(name, step) for name, step in model.steps[:-1]
-                 if step is not None and not (isinstance(step, str) and step == "passthrough")]
-        for _, step in steps:
-            _kind(step)  # refuses anything but the supported scalers
-        return model.steps[-1][1], steps
-    raise InvalidInputError(f"Expected a fitted AutoEncoder, or a Pipeline of scalers ending in "
-                            f"one; got {type(model).__name__}.")
+def check_storable(steps: list[tuple[str, Any]]) -> None:
+    """Refuse, naming the step, any preprocessing step a model file cannot carry."""
+    for name, step in steps:
+        if not supported(step):
+            raise InvalidInputError(
+                f"A model file can carry {', '.join(KINDS)} in front of the model (their fitted "
+                f"arrays are saved as tensors, never pickled); got {type(step).__name__} as step "
+                f"{name!r}.")
 
 
 def scaler_state(name: str, step: Any, index: int) -> tuple[dict[str, Any], dict[str, Any]]:
