@@ -6,8 +6,15 @@ import inspect
 
 import pytest
 
-from codings import AutoEncoder
-from codings._params import AUTOENCODER_PARAMS, PARAMS_BY_NAME, cli_params
+from codings import AnomalyDetector, AutoEncoder, EncoderClassifier
+from codings._params import (
+    AUTOENCODER_PARAMS,
+    CLASSIFIER_PARAMS,
+    DETECTOR_PARAMS,
+    PARAMS_BY_NAME,
+    cli_params,
+)
+from codings.cli.flags import parameter_kwargs
 from codings.cli.parser import build_parser, estimator_kwargs
 from codings.exceptions import InvalidInputError
 
@@ -85,3 +92,46 @@ def test_unknown_device_gets_one_line(device, small_data) -> None:
 def test_a_network_too_large_is_refused_before_allocating(params, small_data) -> None:
     with pytest.raises(InvalidInputError, match="use smaller layers"):
         AutoEncoder(max_iter=1, **params).fit(small_data)
+
+
+# -- the classifier's and the detector's tables ---------------------------------------------
+TABLES = [(EncoderClassifier, CLASSIFIER_PARAMS), (AnomalyDetector, DETECTOR_PARAMS)]
+
+
+@pytest.mark.parametrize(("cls", "table"), TABLES)
+def test_each_estimators_signature_is_its_table(cls, table) -> None:
+    parameters = inspect.signature(cls).parameters
+    assert list(parameters) == [p.name for p in table]
+    for param in table:
+        assert parameters[param.name].default == param.default, param.name
+
+
+@pytest.mark.parametrize(("cls", "table"), TABLES)
+def test_each_estimators_parameters_are_documented(cls, table) -> None:
+    doc = cls.__doc__ or ""
+    for param in table:
+        assert f"\n    {param.name}" in doc or f", {param.name}" in doc, param.name
+
+
+@pytest.mark.parametrize(("cls", "name"), [
+    (cls, p.name) for cls, table in TABLES for p in table
+    if p.spec.kind in {"int", "float", "choice", "seed"}])
+def test_each_table_refuses_a_bad_value_by_name(cls, name: str) -> None:
+    param = {p.name: p for p in dict(TABLES)[cls]}[name]
+    bad = "not-a-choice" if param.spec.kind in {"choice", "seed"} else -1e9
+    with pytest.raises(InvalidInputError, match=f"'{name}' parameter of {cls.__name__}"):
+        cls(**{name: bad})._validate_params()
+
+
+def test_fit_classifier_flags_are_the_classifiers_names_and_keep_the_old_spellings() -> None:
+    parser = build_parser()
+    new = parser.parse_args(["fit-classifier", "--data", "digits", "--max-iter", "3",
+                             "--random-state", "4", "--learning-rate", "0.01"])
+    old = parser.parse_args(["fit-classifier", "--data", "digits", "--epochs", "3",
+                             "--seed", "4", "--learning-rate", "0.01"])
+    expected = {"max_iter": 3, "random_state": 4, "learning_rate": 0.01}
+    assert parameter_kwargs(new, cli_params(CLASSIFIER_PARAMS)) == expected
+    assert parameter_kwargs(old, cli_params(CLASSIFIER_PARAMS)) == expected
+    # the same name means the same thing on fit
+    fit = parser.parse_args(["fit", "--max-iter", "3", "--random-state", "4"])
+    assert estimator_kwargs(fit) == {"max_iter": 3, "random_state": 4}

@@ -1,9 +1,12 @@
-"""The AutoEncoder's parameters, written once: name, default, allowed values and CLI help.
+"""The estimators' parameters, written once: name, default, allowed values and CLI help.
 
-Everything that walks the parameters reads this table: ``AutoEncoder._validate_params``, the
-CLI's flags (``codings fit --learning-rate ...``), the run identity a checkpoint records, and
-the test that every parameter is documented. The ``__init__`` signature stays written out
-(type checkers and IDEs read it); a test holds it equal to the table.
+One table per estimator (:data:`AUTOENCODER_PARAMS`, :data:`CLASSIFIER_PARAMS`,
+:data:`DETECTOR_PARAMS`). Everything that walks the parameters reads them: each estimator's
+``_validate_params``, the CLI's flags (``codings fit --learning-rate ...``, ``codings
+fit-classifier --max-iter ...``: one name means one thing on every command), the run identity
+a checkpoint records, and the test that every parameter is documented. The ``__init__``
+signatures stay written out (type checkers and IDEs read them); a test holds each equal to
+its table.
 
 This module imports only the standard library, so ``codings --help`` loads neither torch nor
 numpy.
@@ -147,6 +150,7 @@ class Param:
     default_text: str | None = None
     resumable: bool = False
     flag: str | None = None  # the CLI option when it is not --kebab-case of the name
+    aliases: tuple[str, ...] = ()  # older spellings of the option, still accepted
 
     @property
     def option(self) -> str:
@@ -289,15 +293,62 @@ AUTOENCODER_PARAMS: tuple[Param, ...] = (
 PARAMS_BY_NAME = {param.name: param for param in AUTOENCODER_PARAMS}
 
 
-def cli_params() -> tuple[Param, ...]:
-    """The parameters that are ``codings fit`` flags."""
-    return tuple(p for p in AUTOENCODER_PARAMS if p.cli != "skip")
+FREEZE_MODES = ("auto", "frozen", "fine-tune", "unfreeze")
+
+CLASSIFIER_PARAMS: tuple[Param, ...] = (
+    Param("autoencoder", None, Spec("any"), "a pretrained autoencoder", "skip"),
+    Param("freeze", "auto", Spec("choice", FREEZE_MODES), "what happens to the encoder",
+          "skip"),
+    Param("hidden_layer_sizes", None, Spec("sizes", optional=True),
+          "hidden layers: the ladder's, e.g. '500,250', or the head's on a given encoder",
+          parse_sizes, default_text="500,250 for the ladder, none for a head"),
+    Param("activation", "relu", Spec("choice", ACTIVATIONS), "the head's activation",
+          "skip"),
+    Param("learning_rate", None, Spec("float", low=0, low_open=True, optional=True),
+          "step size", float, default_text="2e-3 for the ladder, else 1e-3"),
+    Param("max_iter", None, Spec("int", low=1, optional=True), "number of epochs", int,
+          default_text="about 10,000 steps, 10-200 epochs", aliases=("--epochs",)),
+    Param("batch_size", 128, Spec("int", low=1, optional=True), "rows per step", int),
+    Param("unfreeze_after", None, Spec("int", low=0, optional=True),
+          "epochs before a frozen encoder is unfrozen", "skip"),
+    Param("early_stopping", False, Spec("bool"), "stop on held-out labelled rows", "skip"),
+    Param("validation_fraction", 0.1, _FRACTION, "share held out by early stopping", "skip"),
+    Param("n_iter_no_change", 10, _INT1, "epochs without improvement", "skip"),
+    Param("tol", 1e-4, Spec("float", low=0), "smallest improvement that counts", "skip"),
+    Param("unsupervised_weight", 1.0, Spec("float", low=0),
+          "weight of the unlabelled rows' denoising loss", float),
+    Param("random_state", None, Spec("seed"), "seed, for a reproducible run", int,
+          aliases=("--seed",)),
+    Param("n_jobs", None, Spec("int", optional=True), "threads", "skip"),
+    Param("verbose", 0, Spec("int", low=0), "progress output", "skip"),
+)
+
+DETECTOR_PARAMS: tuple[Param, ...] = (
+    Param("autoencoder", None, Spec("any"), "the autoencoder", "skip"),
+    Param("contamination", 0.1, Spec("float", low=0, high=0.5, low_open=True),
+          "share of the training rows flagged by the stored threshold", float),
+    Param("n_jobs", None, Spec("int", optional=True), "threads", "skip"),
+)
+
+
+def cli_params(table: tuple[Param, ...] = AUTOENCODER_PARAMS) -> tuple[Param, ...]:
+    """The parameters of ``table`` that are command-line flags (``codings fit``'s by
+    default)."""
+    return tuple(p for p in table if p.cli != "skip")
+
+
+def check_table(owner: str, table: tuple[Param, ...], values: dict[str, Any]) -> None:
+    """Check each parameter of ``table`` against its spec, naming ``owner``."""
+    for param in table:
+        param.spec.check(owner, param.name, values[param.name])
+    if "n_jobs" in values and values["n_jobs"] == 0:
+        raise param_error(owner, "n_jobs", "None, a positive int, or a negative int (-1: all "
+                          "cores)", 0)
 
 
 def validate(owner: str, values: dict[str, Any]) -> None:
-    """Check each parameter against its spec, then the rules that join two of them."""
-    for param in AUTOENCODER_PARAMS:
-        param.spec.check(owner, param.name, values[param.name])
+    """Check each AutoEncoder parameter against its spec, then the rules that join two."""
+    check_table(owner, AUTOENCODER_PARAMS, values)
     if values["loss"] == "bce" and values["output_activation"] not in {"identity", "sigmoid"}:
         raise param_error(owner, "output_activation",
                           "'identity' or 'sigmoid' with loss='bce' (the decoder outputs "
@@ -306,9 +357,6 @@ def validate(owner: str, values: dict[str, Any]) -> None:
     if values["max_iter"] == 0 and values["pretraining"] is None:
         raise param_error(owner, "max_iter", "an int >= 1 (0 only with pretraining, to skip "
                           "fine-tuning)", values["max_iter"])
-    if values["n_jobs"] == 0:
-        raise param_error(owner, "n_jobs", "None, a positive int, or a negative int (-1: all "
-                          "cores)", 0)
     if values["resume"] and values["checkpoint_dir"] is None:
         raise param_error(owner, "resume", "False unless checkpoint_dir is set (there is "
                           "nowhere to resume from)", values["resume"])

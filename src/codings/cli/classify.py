@@ -26,7 +26,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from codings._params import CLASSIFIER_PARAMS, cli_params
 from codings.cli.files import check_output
+from codings.cli.flags import parameter_kwargs
 from codings.cli.runs import reserve_run_dir
 from codings.exceptions import InvalidInputError
 from codings.formats.container import atomic_write_bytes
@@ -160,7 +162,7 @@ def load_labelled_data(args: argparse.Namespace) -> LabelledData:
                                 "number per row, -1: unlabelled), or --target COLUMN for a "
                                 "table.")
     if args.labels_per_class is not None:
-        y = keep_per_class(y, args.labels_per_class, args.random_state)
+        y = keep_per_class(y, args.labels_per_class, getattr(args, "random_state", None))
     # The ladder's denoising weights (1000 on the inputs) suit inputs in [0, 1], as MNIST's:
     # standardised digits train to 0.46 where the same digits in [0, 1] reach 0.90.
     scaling = Scaling.fit(X, args.scale, source_dtype=bunch.get("source_dtype"),
@@ -287,7 +289,7 @@ def write_report(run_dir: Path, data: LabelledData, y_train: np.ndarray, held_ou
 def _facts(args: argparse.Namespace, clf: Any, seconds: float) -> list[tuple[str, Any]]:
     return [("command", "codings " + " ".join(getattr(args, "argv", []))),
             ("network", "ladder " + "-".join(str(s) for s in clf.network_.sizes)),
-            ("epochs", int(clf.n_iter_)), ("seed", str(args.random_state)),
+            ("epochs", int(clf.n_iter_)), ("seed", str(getattr(args, "random_state", None))),
             ("fit time (s)", round(seconds, 1)),
             ("started", time.strftime("%Y-%m-%d %H:%M:%S"))]
 
@@ -300,9 +302,10 @@ def fit_classifier(args: argparse.Namespace) -> int:
     from codings.estimators.classifier import EncoderClassifier
 
     data = load_labelled_data(args)
-    y_train, held_out = hold_out(data.y, args.validation_fraction, args.random_state)
-    clf = EncoderClassifier(hidden_layer_sizes=args.hidden_layer_sizes, max_iter=args.max_iter,
-                            random_state=args.random_state, n_jobs=args.n_jobs)
+    seed = getattr(args, "random_state", None)
+    y_train, held_out = hold_out(data.y, args.validation_fraction, seed)
+    clf = EncoderClassifier(**parameter_kwargs(args, cli_params(CLASSIFIER_PARAMS)),
+                            n_jobs=args.n_jobs)
     clf._validate_params()  # before a run folder is made
     run_dir = reserve_run_dir(Path(args.runs_dir), args.name, f"{data.name}-classifier")
     callbacks: list[Callback] = [] if args.quiet else [ProgressBar()]

@@ -8,15 +8,15 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from codings._params import parse_positive_int, parse_sizes
-from codings.cli.flags import DATA_HELP, SCALES, add_command
+from codings._params import CLASSIFIER_PARAMS, cli_params, parse_positive_int
+from codings.cli.flags import DATA_HELP, SCALES, add_command, add_parameter_flags
 
 FIT_CLASSIFIER_EXAMPLES = """\
 examples:
-  codings fit-classifier --data digits --labels-per-class 10 --seed 0
+  codings fit-classifier --data digits --labels-per-class 10 --random-state 0
       the digits with 10 labels per class kept (the rest unlabelled); writes
       runs/digits-classifier-<time>/ (model.safetensors, report.html, history.csv)
-  codings fit-classifier --data train.npz --labels y.npy --epochs 30
+  codings fit-classifier --data train.npz --labels y.npy --max-iter 30
       y.npy: one class number per row of train.npz, -1 for an unlabelled row
   codings fit-classifier --data table.csv --target species
       the labels are the column 'species' of table.csv (-1: unlabelled)
@@ -62,7 +62,8 @@ def _add_fit_classifier(commands: Any) -> None:
                         help="the labels are this column of a .csv or .parquet DATA ("
                              "-1: unlabelled); the other columns are features")
     command.add_argument("--labels-per-class", type=parse_positive_int, metavar="N",
-                         help="keep N labels per class (drawn with --seed), mark the rest -1")
+                         help="keep N labels per class (drawn with --random-state), mark the "
+                              "rest -1")
     command.add_argument("--validation-fraction", type=_fraction, default=0.1,
                          metavar="FRACTION",
                          help="share of the labelled rows held out to measure the accuracy "
@@ -71,16 +72,13 @@ def _add_fit_classifier(commands: Any) -> None:
                          help="input scaling, stored in the model: auto = integer pixels "
                               "divided by their maximum, data in [0, 1] kept, anything else "
                               "min-max scaled to [0, 1] (default: auto)")
-    command.add_argument("--epochs", "--max-iter", dest="max_iter", type=parse_positive_int,
-                         metavar="N", help="epochs (default: about 10,000 steps, 10-200)")
-    command.add_argument("--hidden-layer-sizes", type=parse_sizes, metavar="SIZES",
-                         help="the ladder's hidden layers, e.g. 500,250 (the default)")
-    command.add_argument("--seed", "--random-state", dest="random_state", type=int,
-                         metavar="INT", help="seed, for a reproducible run")
     command.add_argument("--name", help="run folder name (default: <data>-classifier-<time>)")
     command.add_argument("--runs-dir", default="runs",
                          help="parent of run folders (default: runs)")
     command.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    add_parameter_flags(command, cli_params(CLASSIFIER_PARAMS), "classifier",
+                        "EncoderClassifier parameters (see help(codings.EncoderClassifier)); "
+                        "unset flags keep the estimator's defaults")
 
 
 def _add_predict(commands: Any) -> None:

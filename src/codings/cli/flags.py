@@ -5,6 +5,7 @@ modules both import it, and neither imports the other back)."""
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from typing import Any
 
 DATASETS = ("digits", "demo-3d", "faces")
@@ -27,3 +28,49 @@ def add_output_flags(command: Any) -> None:
     command.add_argument("--header", action=argparse.BooleanOptionalAction, default=True,
                          help="write a header row of column names in a .csv output "
                               "(default: on; --no-header leaves it out)")
+
+
+def _default_text(flag: Any) -> str:
+    if flag.default_text is not None:
+        return flag.default_text
+    if flag.default is None:
+        return "none"
+    if isinstance(flag.default, bool):
+        return "on" if flag.default else "off"
+    if isinstance(flag.default, tuple):
+        return ",".join(str(size) for size in flag.default)
+    return str(flag.default)
+
+
+def _metavar(flag: Any) -> str:
+    if flag.spec.choices:
+        return "{" + ",".join(flag.spec.choices) + "}"
+    names = {"int": "INT", "float": "FLOAT", "str": "NAME", "parse_sizes": "SIZES",
+             "parse_shape": "SHAPE", "parse_batch_size": "INT|full"}  # by parser name
+    return names.get(getattr(flag.cli, "__name__", ""), "VALUE")
+
+
+def add_parameter_flags(parser: argparse.ArgumentParser, flags: Sequence[Any], title: str,
+                        description: str) -> None:
+    """One flag per parameter of an estimator's table (see :mod:`codings._params`), with its
+    older spellings as aliases; an unset flag is absent from the parsed namespace, so the
+    estimator keeps its default."""
+    group = parser.add_argument_group(title, description)
+    for flag in flags:
+        help_text = f"{flag.help} (default: {_default_text(flag)})"
+        options = [flag.option, *flag.aliases]
+        if flag.name == "resume":  # a switch that may also name the run folder to resume
+            group.add_argument(flag.option, dest=flag.name, nargs="?", const=True,
+                               metavar="RUN_DIR", default=argparse.SUPPRESS, help=help_text)
+            continue
+        if flag.cli is None:
+            group.add_argument(*options, dest=flag.name, default=argparse.SUPPRESS,
+                               action=argparse.BooleanOptionalAction, help=help_text)
+            continue
+        group.add_argument(*options, dest=flag.name, type=flag.cli, metavar=_metavar(flag),
+                           default=argparse.SUPPRESS, help=help_text)
+
+
+def parameter_kwargs(args: argparse.Namespace, flags: Sequence[Any]) -> dict[str, Any]:
+    """The parameters given on the command line (unset flags are absent)."""
+    return {flag.name: getattr(args, flag.name) for flag in flags if hasattr(args, flag.name)}

@@ -9,7 +9,14 @@ import argparse
 from typing import Any, NoReturn
 
 from codings._params import parse_batch_size, parse_shape, parse_sizes
-from codings.cli.flags import DATA_HELP, SCALES, add_command, add_output_flags
+from codings.cli.flags import (
+    DATA_HELP,
+    SCALES,
+    add_command,
+    add_output_flags,
+    add_parameter_flags,
+    parameter_kwargs,
+)
 from codings.cli.subcommands import add_commands
 
 __all__ = ["parse_batch_size", "parse_shape", "parse_sizes"]
@@ -39,48 +46,15 @@ def estimator_flags() -> tuple[Any, ...]:
     return cli_params()
 
 
-def _default_text(flag: Any) -> str:
-    if flag.default_text is not None:
-        return flag.default_text
-    if flag.default is None:
-        return "none"
-    if isinstance(flag.default, bool):
-        return "on" if flag.default else "off"
-    if isinstance(flag.default, tuple):
-        return ",".join(str(size) for size in flag.default)
-    return str(flag.default)
-
-
-def _metavar(flag: Any) -> str:
-    if flag.spec.choices:
-        return "{" + ",".join(flag.spec.choices) + "}"
-    names = {"int": "INT", "float": "FLOAT", "str": "NAME", "parse_sizes": "SIZES",
-             "parse_shape": "SHAPE", "parse_batch_size": "INT|full"}  # by parser name
-    return names.get(getattr(flag.cli, "__name__", ""), "VALUE")
-
-
 def _add_estimator_flags(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group(
-        "estimator", "AutoEncoder parameters (see help(codings.AutoEncoder)); unset flags keep "
-        "the estimator's defaults")
-    for flag in estimator_flags():
-        help_text = f"{flag.help} (default: {_default_text(flag)})"
-        if flag.name == "resume":  # a switch that may also name the run folder to resume
-            group.add_argument(flag.option, dest=flag.name, nargs="?", const=True,
-                               metavar="RUN_DIR", default=argparse.SUPPRESS, help=help_text)
-            continue
-        if flag.cli is None:
-            group.add_argument(flag.option, dest=flag.name, default=argparse.SUPPRESS,
-                               action=argparse.BooleanOptionalAction, help=help_text)
-            continue
-        group.add_argument(flag.option, dest=flag.name, type=flag.cli, metavar=_metavar(flag),
-                           default=argparse.SUPPRESS, help=help_text)
+    add_parameter_flags(parser, estimator_flags(), "estimator",
+                        "AutoEncoder parameters (see help(codings.AutoEncoder)); unset flags "
+                        "keep the estimator's defaults")
 
 
 def estimator_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     """The estimator parameters given on the command line (unset flags are absent)."""
-    return {flag.name: getattr(args, flag.name) for flag in estimator_flags()
-            if hasattr(args, flag.name)}
+    return parameter_kwargs(args, estimator_flags())
 
 
 FIT_EXAMPLES = """\

@@ -34,6 +34,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_consistent_length, check_is_fitted, column_or_1d
 from torch import Tensor
 
+from codings._params import CLASSIFIER_PARAMS, check_table
 from codings._threads import limit_threads
 from codings.estimators._classifier_training import (
     UNLABELLED,
@@ -53,20 +54,15 @@ from codings.estimators._saving import write_model
 from codings.estimators.autoencoder import AutoEncoder
 from codings.estimators.validation import (
     as_float_tensor_input,
-    check_choice,
     check_features,
     check_number,
-    check_sizes,
     param_error,
 )
 from codings.exceptions import InvalidInputError
 from codings.formats.pipeline import Unwrapped, unwrap
-from codings.nn.layers import ACTIVATIONS
 from codings.training.callbacks import Callback
 from codings.training.loop import TrainState
 from codings.training.monitoring import ProgressBar
-
-FREEZE_MODES = ("auto", "frozen", "fine-tune", "unfreeze")
 
 
 def unlabelled_rows(y: np.ndarray) -> np.ndarray:
@@ -234,34 +230,17 @@ class EncoderClassifier(KeepsFittedAutoEncoder, ClassifierMixin, BaseEstimator):
 
     # -- validation ------------------------------------------------------------------------
     def _validate_params(self) -> None:
+        """Every parameter against :data:`codings._params.CLASSIFIER_PARAMS`, then the rules
+        that join two of them."""
         owner = type(self).__name__
+        check_table(owner, CLASSIFIER_PARAMS,
+                    {param.name: getattr(self, param.name) for param in CLASSIFIER_PARAMS})
         check_autoencoder(owner, self.autoencoder, "transform")
         if self.autoencoder is not None:
             split_autoencoder(self.autoencoder)
-        check_choice(owner, "freeze", self.freeze, FREEZE_MODES)
-        if self.hidden_layer_sizes is not None:
-            check_sizes(owner, "hidden_layer_sizes", self.hidden_layer_sizes)
-        check_choice(owner, "activation", self.activation, ACTIVATIONS)
-        if self.learning_rate is not None:
-            check_number(owner, "learning_rate", self.learning_rate, low=0, low_open=True)
-        if self.max_iter is not None:
-            check_number(owner, "max_iter", self.max_iter, integer=True, low=1)
-        check_number(owner, "unsupervised_weight", self.unsupervised_weight, low=0)
-        if self.batch_size is not None:
-            check_number(owner, "batch_size", self.batch_size, integer=True, low=1)
-        if self.unfreeze_after is not None:
+        if self.unfreeze_after is not None and self.freeze == "unfreeze":
             check_number(owner, "unfreeze_after", self.unfreeze_after, integer=True, low=0,
-                         high=self._max_iter() if self.freeze == "unfreeze" else None)
-        check_number(owner, "validation_fraction", self.validation_fraction, low=0, high=1,
-                     low_open=True, high_open=True)
-        check_number(owner, "n_iter_no_change", self.n_iter_no_change, integer=True, low=1)
-        check_number(owner, "tol", self.tol, low=0)
-        check_number(owner, "verbose", self.verbose, integer=True, low=0)
-        if self.n_jobs is not None:
-            check_number(owner, "n_jobs", self.n_jobs, integer=True)
-            if self.n_jobs == 0:
-                raise param_error(owner, "n_jobs", "None, a positive int, or a negative int "
-                                  "(-1: all cores)", 0)
+                         high=self._max_iter())
         if self.autoencoder is None and self.freeze in ("frozen", "unfreeze"):
             raise InvalidInputError(
                 f"freeze={self.freeze!r} needs an autoencoder whose encoder it freezes; with "

@@ -21,6 +21,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, OutlierMixin
 from sklearn.utils.validation import check_is_fitted
 
+from codings._params import DETECTOR_PARAMS, check_table
 from codings._threads import limit_threads
 from codings.datasets.windows import sliding_windows
 from codings.estimators._cloning import (
@@ -94,12 +95,11 @@ class AnomalyDetector(KeepsFittedAutoEncoder, OutlierMixin, BaseEstimator):
         self.n_jobs = n_jobs
 
     def _validate_params(self) -> None:
+        """Every parameter against :data:`codings._params.DETECTOR_PARAMS`."""
         owner = type(self).__name__
+        check_table(owner, DETECTOR_PARAMS,
+                    {param.name: getattr(self, param.name) for param in DETECTOR_PARAMS})
         check_autoencoder(owner, self.autoencoder, "score_samples")
-        check_number(owner, "contamination", self.contamination, low=0, high=0.5,
-                     low_open=True)
-        if self.n_jobs is not None:
-            check_number(owner, "n_jobs", self.n_jobs, integer=True)
 
     def fit(self, X: Any, y: Any = None) -> AnomalyDetector:
         """Fit the autoencoder if needed, then set ``offset_`` from the scores of ``X``.
