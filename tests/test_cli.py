@@ -13,7 +13,8 @@ import pytest
 
 from codings import load
 from codings.cli import main
-from codings.cli.parser import SCALES, build_parser, estimator_kwargs
+from codings.cli.flags import SCALES
+from codings.cli.parser import build_parser, estimator_kwargs
 from codings.cli.runs import reserve_run_dir
 from codings.datasets import load_digits
 

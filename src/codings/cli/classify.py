@@ -144,8 +144,7 @@ def _features(args: argparse.Namespace) -> tuple[str, Any, Any]:
 
 def load_labelled_data(args: argparse.Namespace) -> LabelledData:
     """DATA, its scaling and its labels, all checked."""
-    from codings.cli.data import check_finite
-    from codings.datasets import Scaling
+    from codings.cli.data import check_finite, scaled_rows
 
     name, bunch, carried = _features(args)
     X = np.asarray(bunch.data)
@@ -165,10 +164,10 @@ def load_labelled_data(args: argparse.Namespace) -> LabelledData:
         y = keep_per_class(y, args.labels_per_class, getattr(args, "random_state", None))
     # The ladder's denoising weights (1000 on the inputs) suit inputs in [0, 1], as MNIST's:
     # standardised digits train to 0.46 where the same digits in [0, 1] reach 0.90.
-    scaling = Scaling.fit(X, args.scale, source_dtype=bunch.get("source_dtype"),
-                          output_range=(0.0, 1.0), name=str(args.data))
+    X_scaled, steps = scaled_rows(X, args.scale, bunch.get("source_dtype"), str(args.data),
+                                  output_range=(0.0, 1.0))
     names = bunch.get("feature_names")
-    return LabelledData(name, X, scaling.transform(X), list(scaling.steps), y,
+    return LabelledData(name, X, X_scaled, steps, y,
                         [str(n) for n in names] if names is not None else None)
 
 

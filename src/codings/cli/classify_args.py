@@ -9,7 +9,7 @@ import argparse
 from typing import Any
 
 from codings._params import CLASSIFIER_PARAMS, cli_params, parse_positive_int
-from codings.cli.flags import DATA_HELP, SCALES, add_command, add_parameter_flags
+from codings.cli.flags import DATA_HELP, add_command, add_parameter_flags, add_scale_flag
 
 FIT_CLASSIFIER_EXAMPLES = """\
 examples:
@@ -68,10 +68,9 @@ def _add_fit_classifier(commands: Any) -> None:
                          metavar="FRACTION",
                          help="share of the labelled rows held out to measure the accuracy "
                               "per epoch, in [0, 1) (default: 0.1)")
-    command.add_argument("--scale", choices=SCALES, default="auto",
-                         help="input scaling, stored in the model: auto = integer pixels "
-                              "divided by their maximum, data in [0, 1] kept, anything else "
-                              "min-max scaled to [0, 1] (default: auto)")
+    add_scale_flag(command, "input scaling, stored in the model: auto = integer pixels "
+                            "divided by their maximum, data in [0, 1] kept, anything else "
+                            "min-max scaled to [0, 1] (default: auto)", default="auto")
     command.add_argument("--name", help="run folder name (default: <data>-classifier-<time>)")
     command.add_argument("--runs-dir", default="runs",
                          help="parent of run folders (default: runs)")

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from codings._params import Param
-from codings.cli.parser import SCALES, estimator_flags
+from codings.cli.flags import OPTION_CHOICES
+from codings.cli.parser import estimator_flags
 from codings.constraints import Constraint, constraint_from_dict, parse_constraint
 from codings.exceptions import InvalidInputError, did_you_mean
 
@@ -81,9 +82,10 @@ def _option_value(path: Path, key: str, value: Any) -> Any:
     if not isinstance(value, expected):
         kind = "true or false" if expected is bool else "a string"
         raise InvalidInputError(f"{path}: {key} must be {kind}, got {value!r}.")
-    if key == "scale" and isinstance(value, str) and value not in SCALES:
-        raise InvalidInputError(f"{path}: scale must be one of {', '.join(SCALES)}, got "
-                                f"{value!r}.{did_you_mean(value, SCALES)}")
+    choices = OPTION_CHOICES.get(key)
+    if choices and isinstance(value, str) and value not in choices:
+        raise InvalidInputError(f"{path}: {key} must be one of {', '.join(choices)}, got "
+                                f"{value!r}.{did_you_mean(value, choices)}")
     return value
 
 

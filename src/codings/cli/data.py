@@ -97,8 +97,11 @@ def data_reference(args: argparse.Namespace, data: TrainingData) -> dict[str, An
 def load_training_data(source: str, key: str | None, scale: str,
                        unit_interval: bool = False, *,
                        params: dict[str, Any] | None = None,
-                       reading: dict[str, Any] | None = None) -> TrainingData:
+                       reading: dict[str, Any] | None = None,
+                       window: int | None = None) -> TrainingData:
     """Load ``source`` (an embedded set or a file) and fit the ``scale`` mode on it.
+
+    With ``window`` (``codings fit --window``) the rows are one series, cut into windows.
 
     ``params`` (the estimator's, as given) tell ``auto`` what the output layer can produce
     (``output_activation``, ``loss``); ``unit_interval`` is the same as ``loss="bce"``.
@@ -128,10 +131,55 @@ def load_training_data(source: str, key: str | None, scale: str,
         labels = labels.reshape(-1) if labels.size == bunch.data.shape[0] else None
     names = bunch.get("feature_names")
     dtype = np.dtype(bunch.get("source_dtype") or bunch.data.dtype).name
-    return TrainingData(name, bunch.data, scaling.transform(bunch.data), scaling,
+    data = TrainingData(name, bunch.data, scaling.transform(bunch.data), scaling,
                         bunch.image_shape, labels, bunch.get("label_name", "label"),
                         feature_names=tuple(names) if names is not None else None,
                         source_dtype=dtype if dtype in ("uint8", "uint16") else None)
+    return data if window is None else _windowed(data, window, scale, params)
+
+
+def _windowed(data: TrainingData, window: int, scale: str | None,
+              params: dict[str, Any]) -> TrainingData:
+    """``codings fit --window``: the file's rows are one series (a column per channel), cut
+    into every window of ``window`` steps; the scaling is refitted on the flattened windows
+    (so the model file's scaler takes the rows ``score`` gives it), and a sequence
+    architecture trains on ``(n, window, channels)``, an MLP on flattened windows."""
+    from codings.datasets import sliding_windows
+    from codings.nn.sequence import SEQUENCE_ARCHITECTURES
+
+    windows = sliding_windows(data.X, window)
+    flat = np.ascontiguousarray(windows).reshape(len(windows), -1)
+    bounds = output_range(params.get("output_activation"), params.get("loss"))
+    scaling = Scaling.fit(flat, scale or "auto", output_range=bounds, name=data.name)
+    scaled = scaling.transform(flat)
+    if params.get("architecture") in SEQUENCE_ARCHITECTURES:
+        scaled = scaled.reshape(windows.shape)
+    return replace(data, X=flat, X_scaled=scaled, scaling=scaling, image_shape=None,
+                   labels=None, feature_names=None)
+
+
+def scaled_rows(X: np.ndarray, scale: str, source_dtype: Any, name: str,
+                output_range: tuple[float, float] | None) -> tuple[np.ndarray, list[Any]]:
+    """``X`` scaled as ``--scale`` says, and the fitted steps the model file keeps."""
+    scaling = Scaling.fit(X, scale, source_dtype=source_dtype, output_range=output_range,
+                          name=name)
+    return scaling.transform(X), list(scaling.steps)
+
+
+def run_training_data(document: dict[str, Any], *, windows: bool = True) -> TrainingData:
+    """The data a run trained on, loaded and scaled again from its ``params.json``
+    (``windows``: cut into the run's windows, as ``codings fit --window`` did)."""
+    info = document.get("data") or {}
+    source = info.get("source")
+    if not source:
+        raise InvalidInputError("params.json does not say which data the run used.")
+    if source not in DATASETS and info.get("path"):
+        source = info["path"]  # absolute: works from any folder
+    window = document.get("window") if windows else None
+    return load_training_data(source, info.get("key"), info.get("requested_scale") or "auto",
+                              params=document.get("params") or {},
+                              reading=info.get("reading") or {},
+                              window=int(window) if window else None)
 
 
 def reload_run_data(document: dict[str, Any], model: Any = None) -> TrainingData:
@@ -140,15 +188,7 @@ def reload_run_data(document: dict[str, Any], model: Any = None) -> TrainingData
     ``model`` (the run's loaded model): its own scalers replace refitted ones, so the report
     shows exactly what the model saw even if the file has changed since.
     """
-    info = document.get("data") or {}
-    source = info.get("source")
-    if not source:
-        raise InvalidInputError("params.json does not say which data the run used.")
-    if source not in DATASETS and info.get("path"):
-        source = info["path"]  # absolute: works from any folder
-    data = load_training_data(source, info.get("key"), info.get("requested_scale") or "auto",
-                              params=document.get("params") or {},
-                              reading=info.get("reading") or {})
+    data = run_training_data(document, windows=False)
     scaling = _model_scaling(model, data.scaling)
     if scaling is None:
         return data

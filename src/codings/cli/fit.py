@@ -30,7 +30,7 @@ from codings.cli.runs import (
 from codings.constraints import Constraint
 from codings.estimators import AutoEncoder
 from codings.estimators._saving import write_model
-from codings.estimators.scaled import ScaledAutoEncoder
+from codings.report.run import raw_units_model
 from codings.training.checkpoint import Checkpointer
 from codings.training.monitoring import ProgressBar, TensorBoard
 
@@ -41,28 +41,6 @@ def make_estimator(params: dict[str, Any], constraints: Sequence[Constraint],
         # The CLI passes flat rows; a conv model needs to know the images' shape.
         params = {"image_shape": data.image_shape, **params}
     return AutoEncoder(**params, constraints=tuple(constraints))
-
-
-def windowed_data(data: TrainingData, window: int, scale: str | None,
-                  params: dict[str, Any]) -> TrainingData:
-    """``codings fit --window``: the file's rows are one series (a column per channel), cut
-    into every window of ``window`` steps; the scaling is refitted on the flattened windows
-    (so the model file's scaler takes the rows ``score`` gives it), and a sequence
-    architecture trains on ``(n, window, channels)``, an MLP on flattened windows."""
-    from dataclasses import replace
-
-    from codings.datasets import Scaling, output_range, sliding_windows
-    from codings.nn.sequence import SEQUENCE_ARCHITECTURES
-
-    windows = sliding_windows(data.X, window)
-    flat = np.ascontiguousarray(windows).reshape(len(windows), -1)
-    bounds = output_range(params.get("output_activation"), params.get("loss"))
-    scaling = Scaling.fit(flat, scale or "auto", output_range=bounds, name=data.name)
-    scaled = scaling.transform(flat)
-    if params.get("architecture") in SEQUENCE_ARCHITECTURES:
-        scaled = scaled.reshape(windows.shape)
-    return replace(data, X=flat, X_scaled=scaled, scaling=scaling, image_shape=None,
-                   labels=None, feature_names=None)
 
 
 def _threshold(model: Any, data: TrainingData, document: dict[str, Any]) -> Any:
@@ -108,8 +86,7 @@ def _finish(run_dir: Path, estimator: AutoEncoder, data: TrainingData,
 
     # The scaler goes into the model file as a step in front of the autoencoder: the object
     # codings.load returns, and that encode, score, export and the report use.
-    model = ScaledAutoEncoder([*data.scaling.steps, ("autoencoder", estimator)]) \
-        if data.scaling.steps else estimator
+    model = raw_units_model(estimator, data)
     declared = {  # what the data file says and the arrays do not: kept in the model file
         "image_shape": tuple(data.image_shape) if data.image_shape is not None else None,
         "input_dtype": data.source_dtype,  # integer pixels: outputs go back to their range
@@ -129,9 +106,7 @@ def _header(run_dir: Path, estimator: AutoEncoder, data: TrainingData, fresh: bo
     sizes = [data.X.shape[1], *estimator.hidden_layer_sizes, estimator.n_components]
     network = "-".join(str(s) for s in [*sizes, *reversed(sizes[:-1])])
     constraints = ", ".join(c.name for c in estimator.constraints) or "no constraint"
-    scaling = getattr(data, "scaling", None)
-    scale = getattr(scaling, "kind", None) or type(scaling).__name__ if scaling is not None \
-        else "none"
+    scale = data.scale_kind
     start = "" if fresh else f", resuming from epoch {_resumed_epoch(estimator)}"
     return (f"codings fit: {data.name} {tuple(data.X.shape)}, scale {scale}; "
             f"{estimator.architecture} {network} ({constraints}); {estimator.max_iter} "
@@ -193,11 +168,9 @@ def fit(args: argparse.Namespace) -> int:
     params = estimator_kwargs(args)
     started = time.perf_counter()
     # --scale auto reads output_activation and loss: scaled data the output layer can reach
-    data = load_training_data(args.data, args.key, args.scale, params=params,
-                              reading=reading_options(args))
     window = getattr(args, "window", None)
-    if window is not None:
-        data = windowed_data(data, window, args.scale, params)
+    data = load_training_data(args.data, args.key, args.scale, params=params,
+                              reading=reading_options(args), window=window)
     load_s = time.perf_counter() - started
     ranks = Ranks(params.get("device", "cpu"))  # under torchrun: one folder, one voice
     try:

@@ -74,3 +74,12 @@ def add_parameter_flags(parser: argparse.ArgumentParser, flags: Sequence[Any], t
 def parameter_kwargs(args: argparse.Namespace, flags: Sequence[Any]) -> dict[str, Any]:
     """The parameters given on the command line (unset flags are absent)."""
     return {flag.name: getattr(args, flag.name) for flag in flags if hasattr(args, flag.name)}
+
+
+def add_scale_flag(command: Any, help_text: str, default: str | None = None) -> None:
+    """``--scale``: how the command fits the input scaling stored in the model."""
+    command.add_argument("--scale", choices=SCALES, default=default, help=help_text)
+
+
+# The options of codings fit that take one of a few words (checked in a --config file too).
+OPTION_CHOICES: dict[str, tuple[str, ...]] = {"scale": SCALES}

@@ -11,17 +11,16 @@ from typing import Any, NoReturn
 from codings._params import parse_batch_size, parse_shape, parse_sizes
 from codings.cli.flags import (
     DATA_HELP,
-    SCALES,
     add_command,
     add_output_flags,
     add_parameter_flags,
+    add_scale_flag,
     parameter_kwargs,
 )
 from codings.cli.subcommands import add_commands
 
 __all__ = ["parse_batch_size", "parse_shape", "parse_sizes"]
 
-# Kept equal to codings.datasets.SCALES by a test; importing it here would load scikit-learn.
 
 
 class UsageError(Exception):
@@ -123,9 +122,8 @@ def _add_fit(commands: Any) -> None:
     fit.add_argument("--grey", action="store_true", default=None,
                      help="convert a folder of colour images to grey (default: colour "
                           "images keep their 3 channels)")
-    fit.add_argument("--scale", choices=SCALES,
-                     help="input scaling, stored in the model: auto = uint8 to [0, 1], "
-                          "anything else standardised (demo-3d is already) (default: auto)")
+    add_scale_flag(fit, "input scaling, stored in the model: auto = uint8 to [0, 1], "
+                        "anything else standardised (demo-3d is already) (default: auto)")
     fit.add_argument("--name", help="run folder name (default: <data>-<YYYYmmdd-HHMMSS>)")
     fit.add_argument("--runs-dir", help="parent of run folders (default: runs)")
     fit.add_argument("--config", metavar="FILE.toml",

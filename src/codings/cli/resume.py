@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from codings.cli.data import load_training_data
-from codings.cli.fit import make_estimator, train_run, windowed_data
+from codings.cli.data import run_training_data
+from codings.cli.fit import make_estimator, train_run
 from codings.cli.parser import estimator_kwargs
 from codings.cli.runs import read_params
 from codings.constraints import constraint_from_dict
@@ -54,14 +54,8 @@ def resume(args: argparse.Namespace) -> int:
     run_dir = Path(args.resume)
     _refuse_run_options(args)
     document = read_params(run_dir)
-    info = document.get("data") or {}
-    source = info.get("path") or info.get("source") or ""
     started = time.perf_counter()
-    scale = info.get("requested_scale") or "auto"
-    data = load_training_data(source, info.get("key"), scale, params=document["params"],
-                              reading=info.get("reading") or {})
-    if document.get("window"):  # a run of codings fit --window: the same windows again
-        data = windowed_data(data, int(document["window"]), scale, document["params"])
+    data = run_training_data(document)  # a run of fit --window: the same windows again
     params = stored_params(document["params"])
     params.update({k: v for k, v in estimator_kwargs(args).items() if k != "resume"})
     params.update(checkpoint_dir=str(_checkpoint_dir(run_dir, document)), resume=True)

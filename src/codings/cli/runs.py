@@ -128,7 +128,7 @@ def write_figures(run_dir: Path, estimator: Any, data: TrainingData) -> None:
     n = min(_TABLE_ROWS if table else _RECONSTRUCTIONS_SHOWN, data.X.shape[0])
     # A model that knows its input shape returns images: flatten them to unscale.
     X_hat = estimator.reconstruct(data.X_scaled[:n]).reshape(n, -1)
-    X_hat = data.scaling.inverse_transform(X_hat)
+    X_hat = data.unscale(X_hat)
     shape = None if table else guess_image_shape(data.X.shape[1], data.image_shape)
     if shape is None:  # a table: every column in comparable units, with its name
         names = data.feature_names or [f"x{j}" for j in range(data.X.shape[1])]

@@ -60,6 +60,15 @@ class RunData:
     feature_names: tuple[str, ...] | None = None  # a table's column names
     source_dtype: str | None = None  # "uint8" or "uint16" for integer pixels
 
+    @property
+    def scale_kind(self) -> str:
+        """Which scaling X_scaled has: "standard", "minmax", "uint8", "none", ..."""
+        return str(self.scaling.kind)
+
+    def unscale(self, X_scaled: np.ndarray) -> np.ndarray:
+        """Rows in the scaled units back to the data's own."""
+        return self.scaling.inverse_transform(X_scaled)
+
 
 def _rows(n_samples: int, limit: int) -> np.ndarray:
     """All rows, or a fixed random subset of ``limit`` (sorted)."""
@@ -178,7 +187,7 @@ class _RunReport:
                  ("image shape", "x".join(map(str, self.data.image_shape))
                   if self.data.image_shape else "none (tabular)"),
                  ("value range", f"{float(X.min()):.4g} to {float(X.max()):.4g}"),
-                 ("scaling", self.data.scaling.kind),
+                 ("scaling", self.data.scale_kind),
                  ("labels", self._label_text())]
         section.table(rows)
 
