@@ -36,9 +36,10 @@ from codings.exceptions import InvalidInputError
 from codings.nn.classifier import ClassifierNet, EncoderNet, Standardize, classification_loss
 from codings.nn.ladder import LadderNetwork
 from codings.nn.layers import dense_stack, resolve_init
-from codings.training.callbacks import Callback, DivergenceGuard, EarlyStopping
+from codings.training.callbacks import Callback
 from codings.training.inference import batched
 from codings.training.loop import Trainer, TrainState, make_optimizer
+from codings.training.recipe import standard_callbacks
 from codings.training.sources import TensorSource, validation_split
 
 UNLABELLED = -1
@@ -184,9 +185,9 @@ def run_phase(clf: Any, model: nn.Module, source: TensorSource, validation: Any,
                optimizer: torch.optim.Optimizer, generator: torch.Generator,
                callbacks: Sequence[Callback], previous: TrainState, until: int,
                frozen: bool) -> TrainState:
-    standard: list[Callback] = [DivergenceGuard("warn", clf._learning_rate())]
-    if validation is not None:
-        standard.append(EarlyStopping(int(clf.n_iter_no_change), float(clf.tol)))
+    standard = standard_callbacks(
+        clf._learning_rate(), early_stopping=(int(clf.n_iter_no_change), float(clf.tol))
+        if validation is not None else None)
     trainer = Trainer(model, classification_loss, optimizer, generator=generator,
                       callbacks=[*standard, *callbacks])
     # The epoch count and history go on from the previous phase; the best weights are

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from codings.training.callbacks import Callback, DivergenceGuard, EarlyStopping, LRSchedule
+from codings.training.callbacks import Callback, LRSchedule
 from codings.training.loop import (
     Trainer,
     TrainState,
@@ -30,6 +30,7 @@ from codings.training.loop import (
     make_optimizer,
     reconstruction_reduction,
 )
+from codings.training.recipe import standard_callbacks
 from codings.training.sources import TensorSource, rows_per_epoch, shard
 
 Batch = tuple[Tensor, Tensor, Tensor]
@@ -189,11 +190,9 @@ def train(module: nn.Module, objective: Any, source: Any, validation: Any, *,
     """One run of the trainer with Adam, the divergence guard, and optionally early stopping
     (``(n_iter_no_change, tol)``) and a linear decay of the rate."""
     optimizer = make_optimizer(module.parameters(), "adam", learning_rate)
-    standard: list[Callback] = [DivergenceGuard("warn", learning_rate)]
-    if validation is not None and early_stopping is not None:
-        standard.append(EarlyStopping(*early_stopping))
-    if decay_epochs:
-        standard.append(linear_decay(optimizer, max_iter, decay_epochs))
+    standard = standard_callbacks(
+        learning_rate, early_stopping=early_stopping if validation is not None else None,
+        schedule=linear_decay(optimizer, max_iter, decay_epochs) if decay_epochs else None)
     trainer = Trainer(module, objective, optimizer, generator=generator,
                       callbacks=[*standard, *callbacks])
     trainer.fit(source, max_iter, batch_size, validation)

@@ -58,6 +58,26 @@ def _auxiliary_steps(module: nn.Module, objective: ReconstructionObjective
     return steps, claimed
 
 
+def standard_callbacks(learning_rate: float, *, on_nonfinite: str = "warn",
+                       describe: Any = None, early_stopping: tuple[int, float] | None = None,
+                       schedule: Callback | None = None,
+                       checkpointer: Checkpointer | None = None) -> list[Callback]:
+    """The callbacks every fit runs, in order: the divergence guard, early stopping
+    (``(n_iter_no_change, tol)``, when asked), a learning-rate schedule, a checkpoint.
+
+    One assembly for the autoencoder, the classifier on an encoder, the joint
+    semi-supervised objective and the ladder network.
+    """
+    standard: list[Callback] = [DivergenceGuard(on_nonfinite, learning_rate, describe)]
+    if early_stopping is not None:
+        standard.append(EarlyStopping(int(early_stopping[0]), float(early_stopping[1])))
+    if schedule is not None:
+        standard.append(schedule)
+    if checkpointer is not None:
+        standard.append(Checkpoint(checkpointer))
+    return standard
+
+
 def autoencoder_trainer(module: nn.Module, settings: Mapping[str, Any],
                         generator: torch.Generator, *, callbacks: Sequence[Callback] = (),
                         parameters: Sequence[nn.Parameter] | None = None,
@@ -74,18 +94,13 @@ def autoencoder_trainer(module: nn.Module, settings: Mapping[str, Any],
         parameters = [p for p in module.parameters() if id(p) not in claimed]
     optimizer = make_optimizer(parameters, settings["optimizer"],
                                float(settings["learning_rate"]), float(settings["momentum"]))
-    standard: list[Callback] = [DivergenceGuard(settings["on_nonfinite"],
-                                                float(settings["learning_rate"]),
-                                                describe_penalty(module))]
-    if settings["early_stopping"]:
-        standard.append(EarlyStopping(int(settings["n_iter_no_change"]),
-                                      float(settings["tol"])))
     schedule = LRSchedule.create(settings["lr_schedule"], optimizer, int(settings["max_iter"]),
                                  int(settings["n_iter_no_change"]))
-    if schedule is not None:
-        standard.append(schedule)
-    if checkpointer is not None:
-        standard.append(Checkpoint(checkpointer))
+    standard = standard_callbacks(
+        float(settings["learning_rate"]), on_nonfinite=settings["on_nonfinite"],
+        describe=describe_penalty(module), schedule=schedule, checkpointer=checkpointer,
+        early_stopping=(int(settings["n_iter_no_change"]), float(settings["tol"]))
+        if settings["early_stopping"] else None)
     return Trainer(module, objective, optimizer, generator=generator,
                    callbacks=[*standard, *callbacks], auxiliary=auxiliary,
                    precision=settings["precision"], context=context,
