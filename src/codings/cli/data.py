@@ -17,6 +17,7 @@ from codings.cli.sources import load_data
 from codings.datasets import Scaling, load_demo_3d, load_digits, load_faces, output_range
 from codings.estimators.validation import check_streamed
 from codings.exceptions import InvalidInputError, did_you_mean
+from codings.formats.pipeline import unwrap
 
 
 def _load_embedded(name: str) -> Bunch:
@@ -200,9 +201,9 @@ def _model_scaling(model: Any, refitted: Scaling) -> Scaling | None:
     AutoEncoder), named like the refitted one when they agree."""
     if model is None or isinstance(model, Scaling):
         return model
-    steps = getattr(model, "steps", None)
+    steps = unwrap(model).steps
     if not steps:
         return Scaling("none")
-    scaler = steps[0][1] if len(steps) == 2 else model[:-1]
+    scaler = steps[0][1] if len(steps) == 1 else model[:-1]
     same = type(scaler) is type(refitted.scaler)
     return Scaling(refitted.kind if same else type(scaler).__name__, scaler)

@@ -21,7 +21,7 @@ from codings.constraints import Variational
 from codings.datasets.scaling import Scaling
 from codings.estimators.scaled import ScaledAutoEncoder
 from codings.exceptions import CodingsError
-from codings.formats.pipeline import final_estimator
+from codings.formats.pipeline import final_estimator, unwrap
 from codings.plotting import (
     guess_image_shape,
     plot_codings_2d,
@@ -80,7 +80,7 @@ def _rows(n_samples: int, limit: int) -> np.ndarray:
 def raw_units_model(model: Any, data: RunData | None) -> Any:
     """The object that takes and returns raw rows: ``model`` itself when it carries its
     scalers (what ``codings.load`` returns), else the autoencoder behind ``data``'s scaling."""
-    if hasattr(model, "steps") or data is None or not data.scaling.steps:
+    if unwrap(model).final is not model or data is None or not data.scaling.steps:
         return model
     return ScaledAutoEncoder([*data.scaling.steps, ("autoencoder", model)])
 
