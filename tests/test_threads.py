@@ -35,7 +35,15 @@ def test_the_default_is_one_thread_unless_omp_num_threads_says(monkeypatch, smal
     monkeypatch.setenv("OMP_NUM_THREADS", "3")
     assert resolve_n_jobs(None) == 3
     assert resolve_n_jobs(-1) == (os.cpu_count() or 1)
-    assert resolve_n_jobs(5) == 5
+    assert resolve_n_jobs(5) == min(5, os.cpu_count() or 1)
+
+
+def test_n_jobs_is_capped_at_the_cores(small_data):
+    """The red team's AutoEncoder(n_jobs=10**6) left 32,094 threads behind."""
+    cores = os.cpu_count() or 1
+    assert resolve_n_jobs(10**6) == cores
+    with limit_threads(10**6) as threads:
+        assert threads == cores and torch.get_num_threads() == cores
 
 
 def test_an_enclosing_limit_is_kept_by_inner_defaults():

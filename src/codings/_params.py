@@ -190,6 +190,18 @@ def parse_positive_int(text: str, also: str = "") -> int:
     return value
 
 
+def parse_seed(text: str) -> int:
+    """A seed on the command line: an int in numpy's range ``[0, 2**32 - 1]``."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= SEED_MAX:
+        raise argparse.ArgumentTypeError(f"expected a seed, an int in [0, {SEED_MAX}], got "
+                                         f"{text!r}")
+    return value
+
+
 def parse_batch_size(text: str) -> int | str | None:
     """A positive int, ``"auto"``, or ``"full"`` for full-batch training (``batch_size=None``)."""
     word = text.strip().lower()
@@ -286,7 +298,7 @@ AUTOENCODER_PARAMS: tuple[Param, ...] = (
     Param("n_jobs", None, Spec("int", optional=True),
           "threads for torch and BLAS: -1 all cores, -2 all but one", int,
           default_text="1, or OMP_NUM_THREADS", resumable=True, flag="--jobs"),
-    Param("random_state", None, Spec("seed"), "seed, for a reproducible run", int),
+    Param("random_state", None, Spec("seed"), "seed, for a reproducible run", parse_seed),
     Param("verbose", 0, Spec("int", low=0), "progress output", "skip", resumable=True),
 )
 
@@ -317,7 +329,7 @@ CLASSIFIER_PARAMS: tuple[Param, ...] = (
     Param("tol", 1e-4, Spec("float", low=0), "smallest improvement that counts", "skip"),
     Param("unsupervised_weight", 1.0, Spec("float", low=0),
           "weight of the unlabelled rows' denoising loss", float),
-    Param("random_state", None, Spec("seed"), "seed, for a reproducible run", int,
+    Param("random_state", None, Spec("seed"), "seed, for a reproducible run", parse_seed,
           aliases=("--seed",)),
     Param("n_jobs", None, Spec("int", optional=True), "threads", "skip"),
     Param("verbose", 0, Spec("int", low=0), "progress output", "skip"),

@@ -5,7 +5,9 @@
 made training 6-12x slower than one thread when another process was busy, and one thread
 lost little on an idle machine. ``OMP_NUM_THREADS``, when set (torchrun sets it for each
 process), wins over the default. ``-1`` means all cores, ``-2`` all but one (scikit-learn's
-convention). The previous settings are restored after the call.
+convention); a positive ``n_jobs`` is capped at the number of cores (more threads only
+oversubscribe, and ``n_jobs=10**6`` once spawned 32,094 threads). The previous settings are
+restored after the call.
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ def resolve_n_jobs(n_jobs: int | None) -> int:
         return max(1, int(env)) if env.isdigit() else DEFAULT_THREADS
     if n_jobs < 0:
         return max(1, cores + 1 + n_jobs)
-    return max(1, int(n_jobs))
+    # More threads than cores only oversubscribe; n_jobs=10**6 once spawned 32,094 threads.
+    return min(cores, max(1, int(n_jobs)))
 
 
 @contextmanager

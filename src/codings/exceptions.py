@@ -29,5 +29,8 @@ class TrainingDivergedError(CodingsError, RuntimeError):
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """Return ``" Did you mean 'x'?"`` for the closest choice, or an empty string."""
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" Did you mean {close[0]!r}?" if close else ""
+    options = list(choices)
+    by_lower = {str(option).lower(): option for option in options}
+    # "Relu" means 'relu': compare without case, suggest the spelling that is accepted
+    close = difflib.get_close_matches(str(word).lower(), list(by_lower), n=1, cutoff=0.6)
+    return f" Did you mean {by_lower[close[0]]!r}?" if close else ""

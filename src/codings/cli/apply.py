@@ -30,6 +30,7 @@ from codings.cli.files import check_output, write_array
 from codings.cli.sources import load_data
 from codings.estimators import load
 from codings.exceptions import InvalidInputError
+from codings.formats.pipeline import unwrap
 
 _TABLES = (".csv", ".parquet")
 _PIXEL_DTYPES = ("uint8", "uint16")
@@ -118,11 +119,33 @@ def _write(output: Path, array: np.ndarray, columns: list[str] | None, what: str
     return 0
 
 
+def load_autoencoder(path: str, command: str, *, keep_detector: bool = False) -> Any:
+    """The model file at ``path`` as an autoencoder in raw units, for ``command``.
+
+    A classifier's file is refused, naming the command that reads it; a detector's file
+    (saved from an ``AnomalyDetector``) gives its autoencoder behind every preprocessing
+    step, unless ``keep_detector`` (``score`` uses the detector and its threshold).
+    """
+    from codings.estimators.scaled import ScaledAutoEncoder
+
+    model = load(path)
+    parts = unwrap(model)
+    if type(parts.final).__name__ != "AutoEncoder":
+        raise InvalidInputError(
+            f"{path} holds an {type(parts.final).__name__} (written by codings "
+            f"fit-classifier), not an autoencoder; {command} needs a model written by codings "
+            f"fit. Use codings predict {path} DATA -o OUT.csv for its classes.")
+    if parts.detector is None or keep_detector:
+        return model
+    return ScaledAutoEncoder([*parts.steps, ("autoencoder", parts.final)]) if parts.steps \
+        else parts.final
+
+
 def encode(args: argparse.Namespace) -> int:
     """``codings encode MODEL DATA -o OUT``: the codings of each row of DATA."""
     output = check_output(args.output, args.model, args.data)  # before any work
     check_id_output(output, args.id)
-    model = load(args.model)
+    model = load_autoencoder(args.model, "encode")
     bunch = read_rows(model, args.data, args.key, args.id)
     columns = list(model.get_feature_names_out()) if args.header else None
     return _write(output, model.transform(bunch.data), columns, "codings", bunch, args.id)
@@ -132,7 +155,7 @@ def reconstruct(args: argparse.Namespace) -> int:
     """``codings reconstruct MODEL DATA -o OUT``: reconstructions in DATA's own units."""
     output = check_output(args.output, args.model, args.data)
     check_id_output(output, args.id)
-    model = load(args.model)
+    model = load_autoencoder(args.model, "reconstruct")
     bunch = read_rows(model, args.data, args.key, args.id)
     X_hat = in_data_form(model, model.reconstruct(bunch.data), output,
                          bunch.get("source_dtype"))
@@ -144,7 +167,7 @@ def decode(args: argparse.Namespace) -> int:
     """``codings decode MODEL CODINGS -o OUT``: decode codings to the data's units."""
     output = check_output(args.output, args.model, args.data)
     check_id_output(output, args.id)
-    model = load(args.model)
+    model = load_autoencoder(args.model, "decode")
     bunch = read_table(model, args.data, args.key, args.id, by_name=False)
     _check_width(bunch.data, model.n_components, f"{args.data} has {{got}} columns, but the "
                  "model's codings have {expected} (n_components).")

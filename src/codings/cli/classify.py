@@ -28,6 +28,7 @@ import torch
 
 from codings._params import CLASSIFIER_PARAMS, cli_params
 from codings.cli.files import check_output
+from codings.cli.fit import diverged_exit
 from codings.cli.flags import parameter_kwargs
 from codings.cli.runs import reserve_run_dir
 from codings.exceptions import InvalidInputError
@@ -337,7 +338,7 @@ def fit_classifier(args: argparse.Namespace) -> int:
     if len(held_out):
         print(f"held-out accuracy: {record.accuracy[-1]:.4f} on {len(held_out)} labelled rows "
               f"after {clf.n_iter_} epochs")
-    return 0
+    return diverged_exit(clf, run_dir)
 
 
 # -- predict ------------------------------------------------------------------------------------

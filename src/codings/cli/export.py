@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from codings._install import install_hint
+from codings.cli.apply import load_autoencoder
 from codings.cli.files import refuse_overwriting_inputs
-from codings.estimators import load
 from codings.exceptions import InvalidInputError
 
 _MODULE = "codings.formats.onnx"
@@ -40,7 +40,7 @@ def export(args: argparse.Namespace) -> int:
     export_onnx = _exporter()  # before loading the model: a missing exporter costs nothing
     for name in ONNX_FILES:
         refuse_overwriting_inputs(Path(args.output) / name, [args.model])
-    model = load(args.model)
+    model = load_autoencoder(args.model, "export")
     directory = _output_dir(args.output)
     try:
         written = export_onnx(model, directory)

@@ -8,6 +8,7 @@ checkpoint and ``codings fit --resume RUN_DIR`` continues from it with the same 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,6 +31,7 @@ from codings.cli.runs import (
 from codings.constraints import Constraint
 from codings.estimators import AutoEncoder
 from codings.estimators._saving import write_model
+from codings.formats.container import atomic_write_bytes
 from codings.report.run import raw_units_model
 from codings.training.checkpoint import Checkpointer
 from codings.training.monitoring import ProgressBar, TensorBoard
@@ -91,8 +93,11 @@ def _finish(run_dir: Path, estimator: AutoEncoder, data: TrainingData,
         "image_shape": tuple(data.image_shape) if data.image_shape is not None else None,
         "input_dtype": data.source_dtype,  # integer pixels: outputs go back to their range
         "feature_names": data.feature_names}  # the columns, to find them again by name
-    write_model(model, run_dir / "model.safetensors",
-                threshold=_threshold(model, data, document), data=declared)
+    detector = _threshold(model, data, document)
+    document["threshold"] = {  # what the report and score describe: the model's own
+        "offset": float(detector.offset_), "contamination": detector.contamination,
+        "window": getattr(detector, "window_", None)}
+    write_model(model, run_dir / "model.safetensors", threshold=detector, data=declared)
     write_history(run_dir, estimator.history_)
     started = time.perf_counter()
     write_figures(run_dir, estimator, data)
@@ -137,6 +142,7 @@ def train_run(run_dir: Path, estimator: AutoEncoder, data: TrainingData,
     if not main:
         estimator.fit(data.X_scaled)
         return 0
+    previous = (run_dir / "params.json").read_bytes() if not fresh else None
     write_params(run_dir, estimator, {**document, "status": "running"})
     if not quiet:
         print(_header(run_dir, estimator, data, fresh), flush=True)
@@ -152,13 +158,38 @@ def train_run(run_dir: Path, estimator: AutoEncoder, data: TrainingData,
         if fresh:
             ckpt = Path(estimator.checkpoint_dir) if estimator.checkpoint_dir else None
             discard_run(run_dir, ckpt)
+        elif previous is not None:  # a refused resume leaves the run as it was
+            atomic_write_bytes(run_dir / "params.json", previous)
         raise
     document["timing"]["fit_s"] = time.perf_counter() - started
     _finish(run_dir, estimator, data, document)
     print(f"Saved run to {run_dir} (open {run_dir / 'report.html'} in a browser)")
     print(f"final loss: {estimator.loss_curve_[-1]:.6g} after {estimator.n_iter_} epochs "
           f"(stopped by {estimator.stop_reason_})")
-    return 0
+    return diverged_exit(estimator, run_dir)
+
+
+def diverged_exit(estimator: Any, run_dir: Path) -> int:
+    """Exit code 1, with a line on stderr, when training diverged (the run folder keeps the
+    weights of the best epoch before it); 0 otherwise."""
+    if getattr(estimator, "stop_reason_", None) != "diverged":
+        return 0
+    print(f"codings: error: training diverged after {estimator.n_iter_} epochs; {run_dir} "
+          "keeps the weights of the best epoch before it. Lower --learning-rate (or the "
+          "weight of the constraint the warning names) and fit again.", file=sys.stderr)
+    return 1
+
+
+def _check_before_training(params: dict[str, Any], constraints: Sequence[Constraint],
+                           args: argparse.Namespace) -> None:
+    """Every parameter, before the data loads, a banner prints or a run folder exists."""
+    from codings.estimators.detector import AnomalyDetector
+
+    planned = {**params, "checkpoint_dir": params.get("checkpoint_dir", "RUN_DIR/checkpoints")}
+    AutoEncoder(**planned, constraints=tuple(constraints))._validate_params()
+    contamination = getattr(args, "contamination", None)
+    if contamination is not None:
+        AnomalyDetector(contamination=contamination)._validate_params()
 
 
 def fit(args: argparse.Namespace) -> int:
@@ -166,6 +197,7 @@ def fit(args: argparse.Namespace) -> int:
     # Parse everything cheap first, so a typo fails before the data loads or training starts.
     constraints = apply_config(args)
     params = estimator_kwargs(args)
+    _check_before_training(params, constraints, args)
     started = time.perf_counter()
     # --scale auto reads output_activation and loss: scaled data the output layer can reach
     window = getattr(args, "window", None)

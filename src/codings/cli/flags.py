@@ -46,7 +46,8 @@ def _metavar(flag: Any) -> str:
     if flag.spec.choices:
         return "{" + ",".join(flag.spec.choices) + "}"
     names = {"int": "INT", "float": "FLOAT", "str": "NAME", "parse_sizes": "SIZES",
-             "parse_shape": "SHAPE", "parse_batch_size": "INT|full"}  # by parser name
+             "parse_shape": "SHAPE", "parse_batch_size": "INT|full",
+             "parse_seed": "INT"}  # by parser name
     return names.get(getattr(flag.cli, "__name__", ""), "VALUE")
 
 
@@ -67,8 +68,20 @@ def add_parameter_flags(parser: argparse.ArgumentParser, flags: Sequence[Any], t
             group.add_argument(*options, dest=flag.name, default=argparse.SUPPRESS,
                                action=argparse.BooleanOptionalAction, help=help_text)
             continue
-        group.add_argument(*options, dest=flag.name, type=flag.cli, metavar=_metavar(flag),
+        parse = _word(flag.spec.choices) if flag.spec.choices and flag.cli is str else flag.cli
+        group.add_argument(*options, dest=flag.name, type=parse, metavar=_metavar(flag),
                            default=argparse.SUPPRESS, help=help_text)
+
+
+def _word(choices: Sequence[str]) -> Any:
+    """A choice flag's parser: any case of a known word (``--activation Relu``) is that
+    word; anything else is left for the estimator to refuse with its "did you mean"."""
+    known = {choice.lower(): choice for choice in choices}
+
+    def parse(text: str) -> str:
+        return known.get(text.lower(), text)
+
+    return parse
 
 
 def parameter_kwargs(args: argparse.Namespace, flags: Sequence[Any]) -> dict[str, Any]:

@@ -8,9 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from codings.cli.apply import in_data_form
+from codings.cli.apply import in_data_form, load_autoencoder
 from codings.cli.files import check_output, write_array
-from codings.estimators import load
 from codings.exceptions import InvalidInputError
 from codings.formats.pipeline import final_estimator
 
@@ -38,7 +37,7 @@ def _require_generative(model: Any, path: str) -> None:
 def generate(args: argparse.Namespace) -> int:
     """Decode ``-n`` draws from the prior, in the data's scale; a PNG grid for images."""
     output = check_output(args.output, args.model)
-    model = load(args.model)
+    model = load_autoencoder(args.model, "generate")
     _require_generative(model, args.model)
     samples = model.sample(args.n_samples, random_state=args.random_state)  # raw units
     samples = in_data_form(model, samples, output)  # integer pixels: their range and dtype

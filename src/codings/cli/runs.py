@@ -156,6 +156,10 @@ def read_params(run_dir: Path) -> dict[str, Any]:
     path = run_dir / "params.json"
     if not run_dir.is_dir():
         raise InvalidInputError(f"Run folder not found: {run_dir}")
+    if not path.is_file() and (run_dir / "model.safetensors").is_file():
+        raise InvalidInputError(f"{run_dir} is a run folder of codings fit-classifier, whose "
+                                "report.html is written as it trains; codings report rebuilds "
+                                "the report of a codings fit run (from its params.json).")
     if not path.is_file():
         raise InvalidInputError(f"{run_dir} is not a codings run folder: it has no "
                                 "params.json.")

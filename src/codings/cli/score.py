@@ -23,9 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from codings.cli.apply import check_id_output, read_rows
+from codings.cli.apply import check_id_output, load_autoencoder, read_rows
 from codings.cli.files import check_output, write_array
-from codings.estimators import load
 from codings.exceptions import InvalidInputError
 from codings.formats.pipeline import unwrap
 
@@ -80,7 +79,7 @@ def score(args: argparse.Namespace) -> int:
     output = check_output(args.output, args.model, args.data)
     check_id_output(output, args.id)
     header = ["score", "outlier"] if args.header else None
-    model = load(args.model)
+    model = load_autoencoder(args.model, "score", keep_detector=True)
     if getattr(args, "window", None) is not None:
         from codings.cli.sources import load_data
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from codings._params import parse_positive_int
+from codings._params import parse_positive_int, parse_seed
 from codings.cli.classify_args import add_classifier_commands
 from codings.cli.flags import DATA_HELP, DATASETS, add_command, add_output_flags
 
@@ -82,7 +82,7 @@ def _add_generate(commands: Any) -> None:
     command.add_argument("-o", "--output", required=True, metavar="OUT",
                          help="output file: .npy or .csv (a .png grid is written beside it "
                               "when the model knows its image shape)")
-    command.add_argument("--random-state", type=int, metavar="INT",
+    command.add_argument("--random-state", type=parse_seed, metavar="INT",
                          help="seed, for reproducible samples")
 
 

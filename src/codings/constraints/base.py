@@ -19,6 +19,7 @@ and :func:`constraint_from_dict` / :func:`parse_constraint` ("sparsity:target=0.
 from __future__ import annotations
 
 import dataclasses
+import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -57,6 +58,20 @@ class Constraint:
                                  f"({_REGISTRY[name].__qualname__}).")
             cls.name = name
             _REGISTRY[name] = cls
+        # Each field's declared type is checked too, so Adversarial(weight="1") names
+        # 'weight' instead of failing inside the subclass's own comparison.
+        own = cls.__dict__.get("__post_init__")
+
+        def __post_init__(self: Constraint) -> None:
+            try:
+                if own is not None:
+                    own(self)  # its own messages first ("weight must be >= 0")
+            except TypeError:
+                check_field_types(self)  # names the field a comparison choked on
+                raise
+            check_field_types(self)
+
+        cls.__post_init__ = __post_init__  # type: ignore[attr-defined]
 
     # -- hooks ---------------------------------------------------------------------------
     def build(self, module: AutoEncoderModule, constraints: tuple[Constraint, ...]) -> None:
@@ -98,6 +113,29 @@ class Constraint:
     def to_dict(self) -> dict[str, Any]:
         params = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         return {"name": self.name, **params}
+
+
+_KINDS = {"float": ((numbers.Real,), "a number"), "int": ((numbers.Integral,), "an int"),
+          "str": ((str,), "a str"), "bool": ((bool,), "True or False")}
+
+
+def check_field_types(constraint: Constraint) -> None:
+    """Raise InvalidInputError naming the first field whose value has the wrong type."""
+    for field in dataclasses.fields(constraint):
+        value = getattr(constraint, field.name)
+        declared = str(field.type).replace(" ", "").split("|")
+        if value is None and "None" in declared:
+            continue
+        kinds = [_KINDS[d] for d in declared if d in _KINDS]
+        if not kinds:
+            continue  # a type this check does not know: the constraint checks it itself
+        numeric = isinstance(value, bool) and "bool" not in declared
+        if numeric or not any(isinstance(value, k) for kind, _ in kinds for k in kind):
+            expected = " or ".join([text for _, text in kinds]
+                                   + (["None"] if "None" in declared else []))
+            raise InvalidInputError(
+                f"The {field.name!r} parameter of {type(constraint).__name__} must be "
+                f"{expected}. Got {value!r} instead.")
 
 
 def registered_constraints() -> dict[str, type[Constraint]]:

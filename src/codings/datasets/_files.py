@@ -166,10 +166,32 @@ def _load_csv(p: Path, selection: Selection) -> tuple[np.ndarray, list[str] | No
         line = i + (2 if header else 1)
         if len(row) != width:
             raise InvalidInputError(f"{p}, line {line}: expected {width} values, got {len(row)}.")
-        for out, j in enumerate(keep):
-            X[i, out] = _cell_value(p, line, j, row[j], header)
+        try:
+            for out, j in enumerate(keep):
+                X[i, out] = _cell_value(p, line, j, row[j], header)
+        except _NotANumber as exc:
+            _refuse_text_columns(p, rows, keep, header, exc)
     ids = None if id_index is None else np.asarray([row[id_index].strip() for row in rows])
     return X, None if header is None else [header[j] for j in keep], ids
+
+
+class _NotANumber(InvalidInputError):
+    """A cell that is not a number (the error names it; its column may not be the only one)."""
+
+
+def _refuse_text_columns(p: Path, rows: list[list[str]], keep: Sequence[int],
+                         header: list[str] | None, first: InvalidInputError) -> None:
+    """Name every text column at once (a table with three of them took three tries)."""
+    text = [j for j in keep if not all(_is_number(row[j].strip()) or _is_missing(row[j].strip())
+                                       for row in rows
+                                       if len(row) > j)]
+    if header is None or len(text) < 2:
+        raise first
+    names = [header[j] for j in text]
+    raise InvalidInputError(
+        f"{p}: the columns {', '.join(map(repr, names))} hold text; the autoencoder needs "
+        f"numeric columns: leave them out ('--drop {','.join(names)}'; '--id NAME' keeps one "
+        "that identifies rows beside the outputs).") from None
 
 
 def _cell_value(p: Path, line: int, j: int, cell: str, header: list[str] | None) -> float:
@@ -184,9 +206,9 @@ def _cell_value(p: Path, line: int, j: int, cell: str, header: list[str] | None)
     except ValueError:
         hint = f" ('--drop {header[j]}', or '--id {header[j]}' to keep it beside the " \
             "outputs)" if header else ""
-        raise InvalidInputError(f"{p}, line {line}, {column}: {text!r} is not a number; the "
-                                f"autoencoder needs numeric columns: leave this one out{hint}."
-                                ) from None
+        raise _NotANumber(f"{p}, line {line}, {column}: {text!r} is not a number; the "
+                          f"autoencoder needs numeric columns: leave this one out{hint}."
+                          ) from None
     if not np.isfinite(value):
         raise InvalidInputError(f"{p}, line {line}, {column}: {text!r} is not a finite "
                                 "number.")
@@ -289,12 +311,27 @@ def load_parquet(path: str | os.PathLike[str], *,
                                 f"{table.num_columns} columns).")
     header = list(table.column_names)
     keep, id_index = selection.resolve(p, header, len(header))
+    _refuse_non_numeric(p, [header[j] for j in keep], [table.column(j) for j in keep])
     data = [_numeric_column(p, header[j], table.column(j)) for j in keep]
     ids = None if id_index is None else np.asarray(
         ["" if v is None else str(v) for v in table.column(id_index).to_pylist()])
     return Bunch(data=np.column_stack(data), image_shape=None, target=None,
                  feature_names=[header[j] for j in keep], source_dtype=np.dtype(np.float64),
                  ids=ids)
+
+
+def _refuse_non_numeric(path: Path, names: list[str], columns: list[Any]) -> None:
+    """Name every non-numeric column of a Parquet table at once."""
+    import pyarrow.types as pat
+
+    bad = [name for name, column in zip(names, columns, strict=True)
+           if not (pat.is_integer(column.type) or pat.is_floating(column.type)
+                   or pat.is_boolean(column.type))]
+    if len(bad) > 1:
+        raise InvalidInputError(
+            f"{path}: the columns {', '.join(map(repr, bad))} are not numeric; the "
+            f"autoencoder needs numeric columns: leave them out ('--drop {','.join(bad)}'; "
+            "'--id NAME' keeps one that identifies rows beside the outputs).")
 
 
 def _numeric_column(path: Path, name: str, column: Any) -> np.ndarray:

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from codings._params import AUTOENCODER_PARAMS, choose_batch_size
+from codings._params import AUTOENCODER_PARAMS, check_random_state, choose_batch_size
 from codings.estimators.validation import as_float_tensor_input
 from codings.exceptions import InvalidInputError
 from codings.nn.module import AutoEncoderModule
@@ -45,8 +45,14 @@ _STREAMED_VALIDATION_ROWS = 10_000  # a memory map's validation rows are held in
 _FINGERPRINT_ROWS = 256
 
 
-def seed_from(random_state: Any) -> int:
-    """An int seed from ``random_state`` without touching numpy's or torch's global RNG."""
+def seed_from(random_state: Any, owner: str = "codings") -> int:
+    """An int seed from ``random_state`` without touching numpy's or torch's global RNG.
+
+    Every place a seed enters (``fit``, ``sample``, ``interpolate``, the classifier, the
+    command line) goes through here, so one check refuses what is not a seed: None, an int
+    in numpy's range ``[0, 2**32 - 1]``, a ``RandomState`` or a ``Generator``.
+    """
+    check_random_state(owner, random_state)
     if random_state is None:
         return secrets.randbits(63)
     if isinstance(random_state, np.random.RandomState):

@@ -142,7 +142,7 @@ class GenerativeMixin:
         """
         check_is_fitted(self)
         check_number(type(self).__name__, "n_samples", n_samples, integer=True, low=1)
-        generator = torch.Generator().manual_seed(seed_from(random_state))
+        generator = torch.Generator().manual_seed(seed_from(random_state, type(self).__name__))
         prior = self._variational() or self._constraint(Adversarial)
         if prior is not None:
             if n_steps is not None or X_start is not None or return_chain:
@@ -282,7 +282,7 @@ class GenerativeMixin:
         self._require_variational("log_likelihood")
         check_number(type(self).__name__, "n_samples", n_samples, integer=True, low=1)
         X = self._check_X(X, reset=False)
-        generator = torch.Generator().manual_seed(seed_from(random_state))
+        generator = torch.Generator().manual_seed(seed_from(random_state, type(self).__name__))
 
         def estimate(module: AutoEncoderModule, x: torch.Tensor) -> torch.Tensor:
             out = module.encode(x)

@@ -186,6 +186,8 @@ class EncoderClassifier(KeepsFittedAutoEncoder, ClassifierMixin, BaseEstimator):
         ``denoising`` (ladder) or ``reconstruction`` and penalties (given autoencoder).
     loss_curve_ : list of float
     n_iter_ : int
+    stop_reason_ : {"max_iter", "early_stopping", "diverged"}
+        Why training ended (after ``fit``; a loaded classifier does not record it).
     n_features_in_ : int
 
     Examples
@@ -269,8 +271,15 @@ class EncoderClassifier(KeepsFittedAutoEncoder, ClassifierMixin, BaseEstimator):
                                     "target y is None.")
         y = column_or_1d(y, warn=True)
         check_consistent_length(X, y)
-        check_classification_targets(y)
+        if y.dtype.kind in "UO" and any(isinstance(v, str) and v.strip() == "-1" for v in y):
+            raise InvalidInputError(
+                f"{type(self).__name__}: y holds the string '-1', which would be trained as a "
+                "class of its own. Mark unlabelled rows with the int -1 (an object array such "
+                "as np.array(['barolo', -1], dtype=object)), as scikit-learn's "
+                "SelfTrainingClassifier does.")
         labelled = ~unlabelled_rows(y)
+        # the labelled rows only: names with int -1 make a mixed object array
+        check_classification_targets(y[labelled] if labelled.any() else y)
         if not labelled.any():
             raise InvalidInputError(
                 f"{type(self).__name__} needs labelled rows, but every row of y is -1 "
@@ -334,6 +343,7 @@ class EncoderClassifier(KeepsFittedAutoEncoder, ClassifierMixin, BaseEstimator):
         self.history_ = state.history
         self.loss_curve_ = list(state.history["loss"])
         self.n_iter_ = state.epoch
+        self.stop_reason_ = state.stop_reason
 
     def _as_tensor(self, parts: Unwrapped, autoencoder: AutoEncoder, X: np.ndarray) -> Tensor:
         """Preprocess ``X`` like the autoencoder's pipeline; a float32 tensor on its device."""

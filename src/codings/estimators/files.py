@@ -155,6 +155,9 @@ def _check_custom_modules(path: Path, header: dict[str, Any],
 def _estimator(header: dict[str, Any], modules: dict[str, torch.nn.Module | None]) -> Any:
     params = dict(header["params"])
     params.update(modules)
+    # One run's plumbing never travels into the next fit (a clone in cross_val_score would
+    # write into that run's checkpoint folder, relative to wherever it runs now).
+    params.update(checkpoint_dir=None, resume=False, verbose=0)
     for name in ("image_shape", "hidden_layer_sizes"):
         if params.get(name) is not None:
             params[name] = tuple(params[name])

@@ -316,12 +316,39 @@ class _RunReport:
         if data is None:
             return
         scores = self.model.score_samples(data.X[_rows(data.X.shape[0], _MAX_SCORED)])
-        threshold = float(np.quantile(scores, _CONTAMINATION))
         kind = "ELBO in nats" if self.variational() else "minus the reconstruction error"
-        section.figure(plot_score_histogram(scores, threshold),
-                       f"score_samples on {len(scores)} training samples ({kind}); the dashed "
-                       f"line flags the lowest {_CONTAMINATION:.0%} as outliers, as "
-                       "`codings score --contamination 0.1` would.")
+        offset, contamination, window = self.threshold()
+        text = f"score_samples on {len(scores)} training samples ({kind}); "
+        if window is not None:  # a per-time-step threshold does not apply to these scores
+            section.figure(plot_score_histogram(scores), text + (
+                f"the model's threshold is per time step, for windows of {window} steps "
+                f"(`codings score --window {window}`), so it is not drawn on window scores."))
+            return
+        if offset is None:
+            offset = float(np.quantile(scores, _CONTAMINATION))
+            described = (f"the dashed line flags the lowest {_CONTAMINATION:.0%} as outliers, "
+                         f"as `codings score --contamination {_CONTAMINATION}` would (this "
+                         "model stores no threshold).")
+        else:
+            share = float(np.mean(scores < offset))
+            source = f"the {contamination:g} share of the training rows" \
+                if contamination is not None else "the training rows"
+            described = (f"the dashed line is the model's threshold ({offset:.4g}, set from "
+                         f"{source}), which `codings score` uses: it flags {share:.1%} of "
+                         "these samples.")
+        section.figure(plot_score_histogram(scores, offset), text + described)
+
+    def threshold(self) -> tuple[float | None, float | None, int | None]:
+        """(offset, contamination, window) of the model's stored threshold: the one the
+        run recorded (``params.json``), else the one the model file carries."""
+        recorded = self.params.get("threshold") or {}
+        parts = unwrap(self.model)
+        holder = parts.detector if parts.detector is not None else parts.final
+        offset = recorded.get("offset", getattr(holder, "offset_", None))
+        window = recorded.get("window", getattr(holder, "window_", None))
+        contamination = recorded.get("contamination", self.params.get("contamination"))
+        return (None if offset is None else float(offset), contamination,
+                None if window is None else int(window))
 
     def timing(self, section: Section, built_in: float) -> None:
         timing = dict(self.params.get("timing") or {})
