@@ -29,21 +29,13 @@ from codings.exceptions import InvalidInputError
 from codings.formats.pipeline import unwrap
 
 
-def _stored(model: Any, name: str) -> Any:
-    """The threshold's ``offset_`` or ``window_`` that a loaded model carries: a detector's,
-    else the one stored with the autoencoder (see :func:`codings.formats.pipeline.unwrap`)."""
-    parts = unwrap(model)
-    holder = parts.detector if parts.detector is not None else parts.final
-    return getattr(holder, name, None)
-
-
 def score_and_flag(model: Any, X: np.ndarray,
                    contamination: float | None) -> tuple[np.ndarray, np.ndarray, str]:
     """Scores and boolean outlier flags of the raw rows of ``X`` (the model scales them),
     and where the threshold came from: the model file's (set by ``codings fit`` from the
     training rows), or, only when asked with ``--contamination``, that share of ``X``."""
     scores = np.asarray(model.score_samples(X), dtype=np.float64)
-    stored = _stored(model, "offset_")
+    stored = unwrap(model).stored("offset_")
     if contamination is None and stored is not None:
         return scores, scores < stored, f"the model's threshold {stored:.6g}"
     if contamination is None:
@@ -61,8 +53,8 @@ def score_timesteps_and_flag(model: Any, series: np.ndarray, window: int,
     threshold came from (the model file's, or the ``contamination`` quantile)."""
     from codings.estimators.detector import AnomalyDetector
 
-    stored = _stored(model, "window_")
-    if stored is not None and _stored(model, "offset_") is not None:
+    stored = unwrap(model).stored("window_")
+    if stored is not None and unwrap(model).stored("offset_") is not None:
         if stored != window:
             raise InvalidInputError(f"The model's threshold is per time step with windows of "
                                     f"{stored} steps; score with --window {stored}, not "

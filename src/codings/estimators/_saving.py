@@ -123,11 +123,9 @@ def _write_autoencoder(parts: Unwrapped, path: Path, threshold: Any,
                for k, v in autoencoder.module_.state_dict().items()}
     entries, arrays = _scaler_header(parts)
     tensors.update(arrays)
-    source = detector if detector is not None else threshold
-    offset = getattr(source, "offset_", None) if source is not None else \
-        getattr(autoencoder, "offset_", None)  # a loaded model's stored threshold
-    window = getattr(source, "window_", None) if source is not None else \
-        getattr(autoencoder, "window_", None)
+    # the detector's threshold, one given for the file, or the one a loaded model carries
+    source = unwrap(threshold) if threshold is not None and detector is None else parts
+    offset, window = source.stored("offset_"), source.stored("window_")
     first = _first_fitted(parts, autoencoder)
     header = {
         "estimator": "AutoEncoder",

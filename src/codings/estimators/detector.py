@@ -330,8 +330,7 @@ class AnomalyDetector(KeepsFittedAutoEncoder, OutlierMixin, BaseEstimator):
             If the model stores no threshold.
         """
         parts = unwrap(model)
-        holder = parts.detector if parts.detector is not None else parts.final
-        offset = getattr(holder, "offset_", None)
+        offset = parts.stored("offset_")
         if offset is None:
             raise InvalidInputError("This model stores no outlier threshold (offset); fit an "
                                     "AnomalyDetector on it instead.")
@@ -340,7 +339,7 @@ class AnomalyDetector(KeepsFittedAutoEncoder, OutlierMixin, BaseEstimator):
         detector = cls(model, contamination=contamination, n_jobs=n_jobs)
         detector.autoencoder_ = model
         detector.offset_ = float(offset)
-        window = getattr(holder, "window_", None)
+        window = parts.stored("window_")
         if window is not None:
             detector.window_ = int(window)
         return detector

@@ -47,6 +47,12 @@ class Unwrapped:
     detector: Any = None
     outer: int = 0
 
+    def stored(self, name: str) -> Any:
+        """The threshold's ``"offset_"`` or ``"window_"``: the detector's, else the one a
+        loaded autoencoder carries from its model file; None when there is none."""
+        holder = self.detector if self.detector is not None else self.final
+        return getattr(holder, name, None)
+
     def preprocess(self, X: Any) -> Any:
         """``X`` through every preprocessing step's ``transform``, in order."""
         for _, step in self.steps:

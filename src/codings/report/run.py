@@ -343,9 +343,8 @@ class _RunReport:
         run recorded (``params.json``), else the one the model file carries."""
         recorded = self.params.get("threshold") or {}
         parts = unwrap(self.model)
-        holder = parts.detector if parts.detector is not None else parts.final
-        offset = recorded.get("offset", getattr(holder, "offset_", None))
-        window = recorded.get("window", getattr(holder, "window_", None))
+        offset = recorded.get("offset", parts.stored("offset_"))
+        window = recorded.get("window", parts.stored("window_"))
         contamination = recorded.get("contamination", self.params.get("contamination"))
         return (None if offset is None else float(offset), contamination,
                 None if window is None else int(window))
